@@ -1,0 +1,116 @@
+import cookie from '@fastify/cookie'
+import csrf from '@fastify/csrf-protection'
+import formbody from '@fastify/formbody'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { Pool } from './db/pool.js'
+import { installErrorHandler } from './http/error-handler.js'
+import { createLogger } from './logging.js'
+import type { ClientRegistry } from './oidc-provider/clients.js'
+import { healthRoutes } from './ops/health.js'
+import { housekeepingPlugin } from './ops/housekeeping.js'
+import { metricsPlugin, type Metrics } from './ops/metrics.js'
+import { staticFiles } from './web/static-files.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    db: Pool
+    clients: ClientRegistry
+    metrics: Metrics
+  }
+}
+
+export interface AppDeps {
+  config: Config
+  pool: Pool
+  clients: ClientRegistry
+  logger?: Logger
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
+
+/** Origins our pages may send a browser to after a form POST (Chrome applies form-action to redirects). */
+function formTargets(config: Config, clients: ClientRegistry): string[] {
+  const upstream = config.idp.kind === 'oidc' ? config.idp.oidc.issuer : config.idp.esia.url
+  return ["'self'", ...(upstream ? [new URL(upstream).origin] : []), ...clients.redirectOrigins()]
+}
+
+/**
+ * Builds the bridge from its parts: outside plugins first, then our own decorations, then the
+ * routes of each capability. Never listens; `server.ts` does, and tests call `inject`.
+ */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, pool, clients } = deps
+  const app = Fastify({
+    loggerInstance: (deps.logger ?? createLogger(config.logLevel)) as FastifyBaseLogger,
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+    requestTimeout: 120_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('db', pool)
+  app.decorate('clients', clients)
+
+  const https = config.publicUrl.startsWith('https://')
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: formTargets(config, clients),
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+        upgradeInsecureRequests: https ? [] : null,
+      },
+    },
+    strictTransportSecurity: https ? { maxAge: 31536000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+  })
+  await app.register(cookie, { secret: config.secrets.cookieSecret })
+  await app.register(formbody)
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: https ? '__Host-csrf' : 'csrf',
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: https, signed: true },
+  })
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, { global: false, max: config.rateLimitPerMinute, timeWindow: '1 minute' })
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'esia-bridge',
+        version: '1',
+        description: 'Links school e-journal accounts to ЕСИА (Госуслуги) and logs people in through it.',
+      },
+      components: {
+        securitySchemes: {
+          journalClient: { type: 'http', scheme: 'basic', description: 'client_id:client_secret of a journal client' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'BOOTSTRAP_ADMIN_TOKEN or a support API token' },
+        },
+      },
+    },
+    hideUntagged: true,
+  })
+
+  await app.register(metricsPlugin)
+  await app.register(housekeepingPlugin)
+  installErrorHandler(app)
+
+  await app.register(staticFiles)
+  await app.register(healthRoutes)
+
+  return app
+}

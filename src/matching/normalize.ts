@@ -1,0 +1,61 @@
+/**
+ * Name normalisation for matching (DESIGN.md §Matching). Journal cards are typed by hand at school,
+ * ЕСИА data comes from passports: the same name arrives with different case, ё/е, dash variants,
+ * stray spaces and Latin letters that look Cyrillic. Normalise both sides the same way, then
+ * compare field by field.
+ */
+
+// Hyphen, non-breaking hyphen, figure dash, en dash, em dash, horizontal bar, minus sign, small and
+// full-width hyphen-minus.
+const DASHES = /\s*[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]\s*/g
+// Zero-width characters and the soft hyphen come from copy-paste out of Word and web pages.
+const INVISIBLE = /[\u00AD\u200B-\u200D\u2060\uFEFF]/g
+const CYRILLIC = /[\u0400-\u04FF]/
+
+// Latin letters that render identically to Cyrillic ones, by case. Applied only inside a word that
+// has Cyrillic letters, so a genuinely Latin name is left alone.
+const LOOKALIKES: Record<string, string> = {
+  A: 'А', B: 'В', C: 'С', E: 'Е', H: 'Н', K: 'К', M: 'М', O: 'О', P: 'Р', T: 'Т', X: 'Х', Y: 'У',
+  a: 'а', c: 'с', e: 'е', o: 'о', p: 'р', x: 'х', y: 'у', k: 'к',
+  Ë: 'Ё', ë: 'ё',
+}
+const LATIN_LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('')}]`, 'g')
+
+function cyrillicise(word: string): string {
+  return CYRILLIC.test(word) ? word.replace(LATIN_LOOKALIKE, (ch) => LOOKALIKES[ch] ?? ch) : word
+}
+
+/** Normalised form of one name part; '' when nothing is left. */
+export function normalizeName(raw: string | null | undefined): string {
+  if (!raw) return ''
+  const spaced = raw.normalize('NFC').replace(INVISIBLE, '').replace(/\s+/g, ' ').trim().replace(DASHES, '-')
+  return spaced
+    .split(/([ -])/)
+    .map(cyrillicise)
+    .join('')
+    .toLocaleLowerCase('ru')
+    .replaceAll('ё', 'е')
+    .normalize('NFC')
+}
+
+const ABSENT_PATRONYMIC = new Set(['', '-', 'нет', 'отсутствует', 'н/д'])
+
+/** A patronymic written as empty, «-» or «нет» means the person has none. */
+export function normalizeMiddleName(raw: string | null | undefined): string | null {
+  const name = normalizeName(raw)
+  return ABSENT_PATRONYMIC.has(name) ? null : name
+}
+
+export interface NormalizedFullName {
+  lastName: string
+  firstName: string
+  middleName: string | null
+}
+
+export function normalizeFullName(name: { lastName: string; firstName: string; middleName?: string | null | undefined }): NormalizedFullName {
+  return {
+    lastName: normalizeName(name.lastName),
+    firstName: normalizeName(name.firstName),
+    middleName: normalizeMiddleName(name.middleName),
+  }
+}

@@ -1,0 +1,92 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * Journal clients (relying parties of the bridge), loaded from CLIENTS_FILE. Secrets are kept only
+ * as SHA-256: they are long random strings, not passwords, so a fast hash is enough and keeps the
+ * token endpoint cheap on the login path.
+ */
+const ClientFileEntry = Type.Object({
+  client_id: Type.String({ minLength: 1, maxLength: 128 }),
+  name: Type.String({ minLength: 1 }),
+  client_secret: Type.Optional(Type.String({ minLength: 32 })),
+  client_secret_sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  redirect_uris: Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1 }),
+  post_logout_redirect_uris: Type.Optional(Type.Array(Type.String({ pattern: '^https?://' }))),
+})
+const ClientFile = Type.Array(ClientFileEntry)
+export type ClientFileEntry = Static<typeof ClientFileEntry>
+
+export interface JournalClient {
+  clientId: string
+  name: string
+  secretSha256: Buffer
+  redirectUris: ReadonlySet<string>
+  postLogoutRedirectUris: ReadonlySet<string>
+}
+
+export const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+export class ClientRegistry {
+  readonly #clients = new Map<string, JournalClient>()
+
+  constructor(entries: ClientFileEntry[]) {
+    for (const e of entries) {
+      if (this.#clients.has(e.client_id)) throw new Error(`Duplicate client_id ${e.client_id} in the clients list`)
+      const secretSha256 = e.client_secret_sha256 ? Buffer.from(e.client_secret_sha256, 'hex') : e.client_secret ? sha256(e.client_secret) : undefined
+      if (!secretSha256) throw new Error(`Client ${e.client_id} has neither client_secret nor client_secret_sha256`)
+      this.#clients.set(e.client_id, {
+        clientId: e.client_id,
+        name: e.name,
+        secretSha256,
+        redirectUris: new Set(e.redirect_uris),
+        postLogoutRedirectUris: new Set(e.post_logout_redirect_uris ?? []),
+      })
+    }
+  }
+
+  get(clientId: string): JournalClient | undefined {
+    return this.#clients.get(clientId)
+  }
+
+  all(): JournalClient[] {
+    return [...this.#clients.values()]
+  }
+
+  /** Constant-time secret check; undefined for an unknown client or a wrong secret alike. */
+  authenticate(clientId: string, secret: string): JournalClient | undefined {
+    const client = this.#clients.get(clientId)
+    const presented = sha256(secret)
+    const expected = client?.secretSha256 ?? presented.map((b) => b ^ 0xff)
+    return timingSafeEqual(presented, expected) && client ? client : undefined
+  }
+
+  /** Origins journals redirect to: the form-action CSP of our pages must allow them. */
+  redirectOrigins(): string[] {
+    const origins = new Set<string>()
+    for (const c of this.#clients.values()) for (const u of [...c.redirectUris, ...c.postLogoutRedirectUris]) origins.add(new URL(u).origin)
+    return [...origins]
+  }
+}
+
+export async function loadClientsFile(file: string): Promise<ClientFileEntry[]> {
+  const parsed: unknown = JSON.parse(await readFile(file, 'utf8'))
+  if (!Value.Check(ClientFile, parsed)) {
+    const first = [...Value.Errors(ClientFile, parsed)][0]
+    throw new Error(`CLIENTS_FILE ${file} is not a valid clients list: ${first?.instancePath || '/'} ${first?.message ?? ''}`)
+  }
+  return parsed
+}
+
+/** The demo journal's registration, used in development when CLIENTS_FILE is not set. */
+export function demoClient(demoJournalUrl: string, secret: string): ClientFileEntry {
+  return {
+    client_id: 'demo-journal',
+    name: 'Демо-журнал',
+    client_secret: secret,
+    redirect_uris: [`${demoJournalUrl}/auth/callback`, `${demoJournalUrl}/settings/gosuslugi/done`],
+    post_logout_redirect_uris: [`${demoJournalUrl}/`],
+  }
+}
