@@ -27,6 +27,8 @@ const EnvSchema = Type.Object({
   /** ours */
   ESIA_SIGNER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   ESIA_TOKEN_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** ours: Ed25519 key of ESIA_SIGNER=test-key (the bundled mock only); default DATA_DIR/mock-esia/test-client-key.pem. */
+  ESIA_TEST_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
   OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
@@ -78,6 +80,7 @@ export interface Config {
       signerReverse: boolean
       signerTimeoutMs: number
       tokenKeys: string | undefined
+      testKeyFile?: string | undefined
     }
     oidc: {
       issuer: string | undefined
@@ -170,6 +173,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
         signerReverse: toBool(env.ESIA_SIGNER_REVERSE, false),
         signerTimeoutMs: env.ESIA_SIGNER_TIMEOUT_MS,
         tokenKeys: env.ESIA_TOKEN_KEYS,
+        testKeyFile: env.ESIA_TEST_KEY_FILE,
       },
       oidc: {
         issuer: env.OIDC_ISSUER,
