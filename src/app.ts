@@ -12,10 +12,15 @@ import type { Pool } from './db/pool.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { createLogger } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
+import { adminPlugin } from './admin/plugin.js'
 import { healthRoutes } from './ops/health.js'
 import { housekeepingPlugin } from './ops/housekeeping.js'
 import { metricsPlugin, type Metrics } from './ops/metrics.js'
 import { staticFiles } from './web/static-files.js'
+import type { UpstreamAdapter } from './upstream/types.js'
+import { oidcProvider } from './oidc-provider/plugin.js'
+import { callbackRoutes } from './flows/callback.js'
+import { linkFlow } from './flows/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +28,8 @@ declare module 'fastify' {
     db: Pool
     clients: ClientRegistry
     metrics: Metrics
+    /** The upstream IdP adapter (ЕСИА, OIDC broker or the mock); unset when none is configured. */
+    upstream: UpstreamAdapter | undefined
   }
 }
 
@@ -31,6 +38,7 @@ export interface AppDeps {
   pool: Pool
   clients: ClientRegistry
   logger?: Logger
+  upstream?: UpstreamAdapter
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -58,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('config', config)
   app.decorate('db', pool)
   app.decorate('clients', clients)
+  app.decorate('upstream', deps.upstream)
 
   const https = config.publicUrl.startsWith('https://')
   await app.register(helmet, {
@@ -111,6 +120,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(staticFiles)
   await app.register(healthRoutes)
+  await app.register(oidcProvider)
+  await app.register(callbackRoutes)
+  await app.register(linkFlow)
+  await app.register(adminPlugin)
 
   return app
 }

@@ -1,0 +1,141 @@
+import type { Queryable } from '../db/pool.js'
+import { writeAudit } from '../linking/audit.js'
+import { actorOf, inScope, scopeOf, type SupportCaller } from './caller.js'
+import type { Cell } from './csv.js'
+import { DISPLAY_TIME_ZONE } from './time.js'
+
+/**
+ * Reading the audit trail (152-ФЗ ст. 19 ч. 2 п. 8) inside the caller's organisations. Events with
+ * no organisation (account management, bootstrap actions) are visible only to callers who see every
+ * organisation. Pages go backwards by id (keyset), so a page costs the same deep in the log as at
+ * its top.
+ */
+export interface AuditEntry {
+  id: number
+  at: Date
+  type: string
+  actorKind: string
+  actorId: string | null
+  journalUserId: string | null
+  organizationId: string | null
+  upstreamSubject: string | null
+  reason: string | null
+  details: Record<string, unknown>
+}
+
+export interface AuditRow {
+  id: number
+  at: Date
+  type: string
+  actor_kind: string
+  actor_id: string | null
+  journal_user_id: string | null
+  organization_id: string | null
+  upstream_subject: string | null
+  reason: string | null
+  details: Record<string, unknown>
+}
+
+export const AUDIT_COLUMNS = 'id, at, type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, reason, details'
+
+export const toAuditEntry = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  at: r.at,
+  type: r.type,
+  actorKind: r.actor_kind,
+  actorId: r.actor_id,
+  journalUserId: r.journal_user_id,
+  organizationId: r.organization_id,
+  upstreamSubject: r.upstream_subject,
+  reason: r.reason,
+  details: r.details,
+})
+
+export interface AuditFilter {
+  /** An exact type (`link.removed`) or a family ending in `.` or `.*` (`link.*`). */
+  type?: string | undefined
+  actorId?: string | undefined
+  organizationId?: string | undefined
+  journalUserId?: string | undefined
+  /** Days `YYYY-MM-DD`, inclusive, in DISPLAY_TIME_ZONE (what the console shows). */
+  from?: string | undefined
+  to?: string | undefined
+  beforeId?: number | undefined
+}
+
+function whereClause(caller: SupportCaller, filter: AuditFilter, column = (c: string) => c): { sql: string; params: unknown[] } {
+  const params: unknown[] = [scopeOf(caller)]
+  const where = [inScope(column('organization_id'), 1)]
+  const add = (sql: (n: number) => string, value: unknown) => {
+    params.push(value)
+    where.push(sql(params.length))
+  }
+  if (filter.type) {
+    const family = /\.\*?$/.test(filter.type)
+    if (family) add((n) => `starts_with(${column('type')}, $${n})`, filter.type.replace(/\*$/, ''))
+    else add((n) => `${column('type')} = $${n}`, filter.type)
+  }
+  if (filter.actorId) add((n) => `${column('actor_id')} = $${n}`, filter.actorId)
+  if (filter.organizationId) add((n) => `${column('organization_id')} = $${n}`, filter.organizationId)
+  if (filter.journalUserId) add((n) => `${column('journal_user_id')} = $${n}`, filter.journalUserId)
+  if (filter.from) add((n) => `${column('at')} >= ($${n}::date::timestamp AT TIME ZONE '${DISPLAY_TIME_ZONE}')`, filter.from)
+  if (filter.to) add((n) => `${column('at')} < (($${n}::date + 1)::timestamp AT TIME ZONE '${DISPLAY_TIME_ZONE}')`, filter.to)
+  if (filter.beforeId) add((n) => `${column('id')} < $${n}`, filter.beforeId)
+  return { sql: where.join(' AND '), params }
+}
+
+export async function queryAuditLog(db: Queryable, caller: SupportCaller, filter: AuditFilter, limit: number): Promise<{ events: AuditEntry[]; nextBeforeId: number | null }> {
+  const { sql, params } = whereClause(caller, filter)
+  const { rows } = await db.query<AuditRow>(
+    `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY id DESC LIMIT $${params.length + 1}`,
+    [...params, limit + 1],
+  )
+  const events = rows.slice(0, limit).map(toAuditEntry)
+  return { events, nextBeforeId: rows.length > limit ? events[events.length - 1]!.id : null }
+}
+
+export const AUDIT_CSV_HEADER = [
+  'Номер', 'Дата и время', 'Событие', 'Кто (вид)', 'Кто (идентификатор)', 'Пользователь журнала',
+  'ФИО по справочнику', 'Организация', 'Субъект ЕСИА', 'Причина', 'Подробности', 'Информационная система',
+]
+
+const PAGE = 1000
+
+/**
+ * Rows of the audit CSV export, read in pages of 1000 by keyset. The full name is looked up in the
+ * directory at export time (the audit table itself holds no names): Приказ РКН № 179 asks a log
+ * export proving destruction of personal data to name the subject (research/perf-security.md §3.1).
+ */
+export async function* auditCsvRows(db: Queryable, caller: SupportCaller, filter: AuditFilter, formatTime: (d: Date) => string, systemName: string): AsyncGenerator<Cell[]> {
+  let beforeId = filter.beforeId
+  for (;;) {
+    const { sql, params } = whereClause(caller, { ...filter, beforeId }, (c) => `e.${c}`)
+    const { rows } = await db.query<AuditRow & { full_name: string | null }>(
+      `SELECT e.id, e.at, e.type, e.actor_kind, e.actor_id, e.journal_user_id, e.organization_id, e.upstream_subject, e.reason, e.details,
+         CASE WHEN ${inScope('u.organization_id', 1)} THEN concat_ws(' ', u.last_name, u.first_name, u.middle_name) END AS full_name
+       FROM audit_events e LEFT JOIN journal_users u ON u.id = e.journal_user_id
+       WHERE ${sql} ORDER BY e.id DESC LIMIT ${PAGE}`,
+      params,
+    )
+    for (const r of rows) {
+      yield [r.id, formatTime(r.at), r.type, r.actor_kind, r.actor_id, r.journal_user_id, r.full_name, r.organization_id,
+        r.upstream_subject, r.reason, JSON.stringify(r.details), systemName]
+    }
+    if (rows.length < PAGE) return
+    beforeId = rows[rows.length - 1]!.id
+  }
+}
+
+/**
+ * Records a support read of personal data (a card, a search, a list of failed attempts, an
+ * export): 152-ФЗ ст. 19 ч. 2 п. 8 asks for every action, reads included. Details name filters and
+ * counts, never the search terms: a SNILS or a name typed into a search must not land in the log.
+ */
+export async function auditSupportRead(
+  db: Queryable,
+  caller: SupportCaller,
+  type: string,
+  event: { journalUserId?: string | null; organizationId?: string | null; details?: Record<string, unknown> } = {},
+): Promise<void> {
+  await writeAudit(db, { type, actor: actorOf(caller), journalUserId: event.journalUserId ?? null, organizationId: event.organizationId ?? null, details: event.details ?? {} })
+}

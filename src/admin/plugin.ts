@@ -1,0 +1,15 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { adminApi } from './api/plugin.js'
+import { purgeLoginFailures } from './login-throttle.js'
+import { purgeExpiredSessions } from './sessions.js'
+
+/**
+ * Support staff's part of the bridge (DESIGN.md §3): the admin API and the Russian console, with the
+ * housekeeping of what they leave behind (expired sessions, old login failures).
+ */
+export const adminPlugin: FastifyPluginAsync = async (app) => {
+  app.decorateRequest('supportCaller', null)
+  app.housekeeping.add({ name: 'support_sessions', run: () => purgeExpiredSessions(app.db) })
+  app.housekeeping.add({ name: 'support_login_failures', run: () => purgeLoginFailures(app.db) })
+  await app.register(adminApi, { prefix: '/api/v1/admin' })
+}

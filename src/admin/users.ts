@@ -1,0 +1,190 @@
+import type { Queryable } from '../db/pool.js'
+import { ApiError } from '../http/errors.js'
+import { findLink, type Link } from '../linking/links.js'
+import { normalizeMiddleName, normalizeName } from '../matching/normalize.js'
+import { snilsDigits, snilsHmac } from '../matching/snils.js'
+import { AUDIT_COLUMNS, toAuditEntry, type AuditEntry, type AuditRow } from './audit-log.js'
+import { inScope, notVisible, scopeOf, type SupportCaller } from './caller.js'
+
+/**
+ * Finding journal users and reading one card, always inside the caller's organisations.
+ *
+ * Names are compared in their normalised form (src/matching/normalize.ts: case, ё/е, dashes, Latin
+ * look-alikes): the first word must equal the last name, further words are prefixes of the first
+ * name and patronymic. Equality on the last name uses the existing (norm_last_name, …) index at any
+ * database collation. A SNILS is compared only as HMAC under SNILS_HMAC_KEY.
+ */
+export type LinkState = 'linked' | 'unlinked'
+
+export interface UserSearch {
+  name?: string | undefined
+  snils?: string | undefined
+  organizationId?: string | undefined
+  role?: string | undefined
+  linkState?: LinkState | undefined
+  limit: number
+  offset: number
+}
+
+export interface UserSummary {
+  id: string
+  organizationId: string
+  organizationName: string
+  role: string
+  lastName: string
+  firstName: string
+  middleName: string | null
+  birthDate: string | null
+  snilsPresent: boolean
+  snilsValid: boolean
+  linked: boolean
+  linkMethod: string | null
+}
+
+interface SummaryRow {
+  id: string
+  organization_id: string
+  organization_name: string
+  role: string
+  last_name: string
+  first_name: string
+  middle_name: string | null
+  birth_date: string | null
+  snils_present: boolean
+  snils_valid: boolean
+  link_method: string | null
+}
+
+const SUMMARY_COLUMNS = `u.id, u.organization_id, o.name AS organization_name, u.role, u.last_name, u.first_name, u.middle_name,
+  u.birth_date, u.snils_present, u.snils_valid, l.method AS link_method`
+
+const toSummary = (r: SummaryRow): UserSummary => ({
+  id: r.id,
+  organizationId: r.organization_id,
+  organizationName: r.organization_name,
+  role: r.role,
+  lastName: r.last_name,
+  firstName: r.first_name,
+  middleName: r.middle_name,
+  birthDate: r.birth_date,
+  snilsPresent: r.snils_present,
+  snilsValid: r.snils_valid,
+  linked: r.link_method !== null,
+  linkMethod: r.link_method,
+})
+
+export const invalidSnilsQuery = () => new ApiError(400, 'invalid_snils', 'snils must have 11 digits')
+
+/** Which filters a search used, by name only: what `support.search` records (never the terms). */
+export function searchFilterNames(search: UserSearch): string[] {
+  return (['name', 'snils', 'organizationId', 'role', 'linkState'] as const)
+    .filter((k) => search[k] !== undefined && search[k] !== '')
+    .map((k) => ({ name: 'name', snils: 'snils', organizationId: 'organization_id', role: 'role', linkState: 'link_state' })[k])
+}
+
+export async function searchUsers(db: Queryable, snilsKey: string, caller: SupportCaller, search: UserSearch): Promise<{ users: UserSummary[]; more: boolean }> {
+  const where: string[] = [inScope('u.organization_id', 1)]
+  const params: unknown[] = [scopeOf(caller)]
+  const add = (sql: (n: number) => string, value: unknown) => {
+    params.push(value)
+    where.push(sql(params.length))
+  }
+  if (search.snils) {
+    const digits = snilsDigits(search.snils)
+    if (!digits) throw invalidSnilsQuery()
+    add((n) => `u.snils_hmac = $${n}`, snilsHmac(snilsKey, digits))
+  }
+  if (search.name?.trim()) {
+    const [last, first, middle] = search.name.trim().split(/\s+/)
+    add((n) => `u.norm_last_name = $${n}`, normalizeName(last))
+    if (first) add((n) => `starts_with(u.norm_first_name, $${n})`, normalizeName(first))
+    if (middle) add((n) => `starts_with(u.norm_middle_name, $${n})`, normalizeMiddleName(middle) ?? '')
+  }
+  if (search.organizationId) add((n) => `u.organization_id = $${n}`, search.organizationId)
+  if (search.role) add((n) => `u.role = $${n}`, search.role)
+  if (search.linkState === 'linked') where.push('l.journal_user_id IS NOT NULL')
+  if (search.linkState === 'unlinked') where.push('l.journal_user_id IS NULL')
+  params.push(search.limit + 1, search.offset)
+  const { rows } = await db.query<SummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS}
+     FROM journal_users u JOIN organizations o ON o.id = u.organization_id LEFT JOIN links l ON l.journal_user_id = u.id
+     WHERE ${where.join(' AND ')}
+     ORDER BY u.norm_last_name, u.norm_first_name, u.norm_middle_name NULLS FIRST, u.id
+     LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    params,
+  )
+  return { users: rows.slice(0, search.limit).map(toSummary), more: rows.length > search.limit }
+}
+
+/** One card's summary if the caller may see it; otherwise the out-of-scope error (see caller.ts). */
+export async function userInScope(db: Queryable, caller: SupportCaller, id: string): Promise<UserSummary> {
+  const { rows } = await db.query<SummaryRow>(
+    `SELECT ${SUMMARY_COLUMNS}
+     FROM journal_users u JOIN organizations o ON o.id = u.organization_id LEFT JOIN links l ON l.journal_user_id = u.id
+     WHERE u.id = $1 AND ${inScope('u.organization_id', 2)}`,
+    [id, scopeOf(caller)],
+  )
+  if (!rows[0]) throw notVisible(caller, 'journal user')
+  return toSummary(rows[0])
+}
+
+/** Completeness problems of one card, by the rules of the «Контроль заполнения данных» report (seed 003). */
+export type CardProblem = 'snils_missing' | 'snils_invalid' | 'birth_date_missing' | 'middle_name_missing' | 'snils_shared'
+
+export interface RelatedCard {
+  id: string
+  relation: 'parent' | 'child'
+  lastName: string
+  firstName: string
+  middleName: string | null
+  role: string
+}
+
+export interface UserCard {
+  user: UserSummary
+  problems: CardProblem[]
+  /** Other cards in the caller's scope with the same SNILS (a data error support must fix). */
+  sharedSnilsWith: string[]
+  related: RelatedCard[]
+  link: Link | undefined
+  history: AuditEntry[]
+}
+
+export async function readUserCard(db: Queryable, caller: SupportCaller, id: string): Promise<UserCard> {
+  const user = await userInScope(db, caller, id)
+  const scope = scopeOf(caller)
+  const [card, shared, related, link, history] = await Promise.all([
+    db.query<{ birth_date: string | null; norm_middle_name: string | null }>('SELECT birth_date, norm_middle_name FROM journal_users WHERE id = $1', [id]),
+    db.query<{ id: string; organization_id: string }>(
+      `SELECT other.id, other.organization_id FROM journal_users me JOIN journal_users other
+         ON other.snils_hmac = me.snils_hmac AND other.id <> me.id
+       WHERE me.id = $1 AND me.snils_hmac IS NOT NULL ORDER BY other.id LIMIT 50`,
+      [id],
+    ),
+    db.query<{ id: string; relation: 'parent' | 'child'; last_name: string; first_name: string; middle_name: string | null; role: string }>(
+      `SELECT u.id, r.relation, u.last_name, u.first_name, u.middle_name, u.role FROM (
+         SELECT parent_id AS other, 'parent' AS relation FROM journal_user_relations WHERE child_id = $1
+         UNION ALL SELECT child_id, 'child' FROM journal_user_relations WHERE parent_id = $1
+       ) r JOIN journal_users u ON u.id = r.other WHERE ${inScope('u.organization_id', 2)} ORDER BY r.relation, u.norm_last_name, u.id`,
+      [id, scope],
+    ),
+    findLink(db, id),
+    db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE journal_user_id = $1 ORDER BY at DESC, id DESC LIMIT 100`, [id]),
+  ])
+  const problems: CardProblem[] = []
+  if (!user.snilsPresent) problems.push('snils_missing')
+  else if (!user.snilsValid) problems.push('snils_invalid')
+  if (!card.rows[0]?.birth_date) problems.push('birth_date_missing')
+  if (!card.rows[0]?.norm_middle_name) problems.push('middle_name_missing')
+  // A card sharing its SNILS with another is a problem wherever the other card is; its id is named
+  // only when the caller may see that card.
+  if (shared.rows.length > 0) problems.push('snils_shared')
+  return {
+    user,
+    problems,
+    sharedSnilsWith: shared.rows.filter((r) => scope === null || scope.includes(r.organization_id)).map((r) => r.id),
+    related: related.rows.map((r) => ({ id: r.id, relation: r.relation, lastName: r.last_name, firstName: r.first_name, middleName: r.middle_name, role: r.role })),
+    link,
+    history: history.rows.map(toAuditEntry),
+  }
+}
