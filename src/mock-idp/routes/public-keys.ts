@@ -1,0 +1,21 @@
+import { Type } from 'typebox'
+import type { MockEsiaApp } from '../app-types.js'
+import { MOCK_CSS } from '../pages.js'
+
+/**
+ * Keys that verify the mock's tokens — its stand-in for ЕСИА's public `esia.zip`
+ * (research/esia.md §1): a JWKS and the same keys as PEM, either of which ESIA_TOKEN_KEYS takes.
+ */
+export async function publicRoutes(app: MockEsiaApp) {
+  const state = app.esia
+  app.get('/public/keys.json', { schema: { hide: true, response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } }, async (_request, reply) => {
+    await state.delay()
+    return reply.header('cache-control', 'public, max-age=60').send(state.keys.jwks())
+  })
+  app.get('/public/keys.pem', { schema: { hide: true } }, async (_request, reply) => {
+    await state.delay()
+    return reply.header('cache-control', 'public, max-age=60').type('application/x-pem-file').send(state.keys.pem())
+  })
+  app.get('/static/mock-esia.css', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(MOCK_CSS))
+}

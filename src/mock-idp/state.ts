@@ -1,0 +1,99 @@
+import type { KeyObject } from 'node:crypto'
+import { MockClientRegistry, type MockClient, type MockClientRegistration } from './clients.js'
+import { defaultFaults, type MockFaults } from './faults.js'
+import type { Grant } from './grants.js'
+import { MockSigningKeys } from './keys.js'
+import { loadPersonas, parsePersonas, type Persona } from './personas.js'
+import { MockTokens } from './tokens.js'
+import { TtlMap } from './ttl-map.js'
+
+export interface MockEsiaOptions {
+  /** Origin browsers and clients use (no trailing slash); `startMockEsia` fills it in after listening. */
+  publicUrl?: string
+  clients?: MockClientRegistration[]
+  /** Defaults to the bundled `personas.json`. */
+  personas?: Persona[]
+  /** RS256 private key for tokens; generated when omitted. */
+  signingKey?: KeyObject
+  /** Code lifetime; ЕСИА's codes live 240 s (research/esia.md §5.3). */
+  codeLifetimeSeconds?: number
+  /** Allowed distance between a request's `timestamp` and the mock's clock (ESIA-007015). */
+  timestampSkewSeconds?: number
+  faults?: Partial<MockFaults>
+}
+
+/** A login waiting for the person to pick a persona on the page. */
+export interface PendingAuthorization extends Omit<Grant, 'persona' | 'authTime' | 'sid'> {
+  /** The browser that started it (cookie `esia_browser`): only it may finish the login. */
+  browser: string
+}
+
+/** Everything the mock remembers, in memory: clients, personas, keys, logins in progress, codes. */
+export class MockEsiaState {
+  baseUrl: string
+  readonly clients = new MockClientRegistry()
+  readonly personas: ReadonlyMap<string, Persona>
+  readonly personasByOid: ReadonlyMap<string, Persona>
+  readonly tokens: MockTokens
+  faults: MockFaults
+  readonly codeLifetimeSeconds: number
+  readonly timestampSkewSeconds: number
+  readonly pending = new TtlMap<string, PendingAuthorization>(10 * 60_000)
+  readonly codes: TtlMap<string, Grant>
+  readonly refreshTokens = new TtlMap<string, Grant>(24 * 3600_000, 50_000)
+  readonly #sweeper: NodeJS.Timeout
+
+  private constructor(readonly keys: MockSigningKeys, opts: MockEsiaOptions) {
+    this.baseUrl = (opts.publicUrl ?? 'http://127.0.0.1:3100').replace(/\/+$/, '')
+    const personas = opts.personas ? parsePersonas(opts.personas) : loadPersonas()
+    this.personas = new Map(personas.map((p) => [p.id, p]))
+    this.personasByOid = new Map(personas.map((p) => [String(p.oid), p]))
+    this.faults = { ...defaultFaults(), ...opts.faults }
+    this.codeLifetimeSeconds = opts.codeLifetimeSeconds ?? 240
+    this.timestampSkewSeconds = opts.timestampSkewSeconds ?? 300
+    this.codes = new TtlMap(this.codeLifetimeSeconds * 1000)
+    this.tokens = new MockTokens(keys, () => this.faults, () => ({ esia: this.esiaIssuer, oidc: this.oidcIssuer }))
+    for (const c of opts.clients ?? []) this.clients.register(c)
+    this.#sweeper = setInterval(() => {
+      this.pending.sweep()
+      this.codes.sweep()
+      this.refreshTokens.sweep()
+    }, 10_000).unref()
+  }
+
+  static async create(opts: MockEsiaOptions): Promise<MockEsiaState> {
+    return new MockEsiaState(await MockSigningKeys.create(opts.signingKey), opts)
+  }
+
+  /** ЕСИА's `iss`: `http://host/` with the trailing slash, as in real tokens (research/esia.md §1). */
+  get esiaIssuer(): string {
+    return `${this.baseUrl}/`
+  }
+
+  get oidcIssuer(): string {
+    return `${this.baseUrl}/oidc`
+  }
+
+  registerClient(reg: MockClientRegistration): MockClient {
+    return this.clients.register(reg)
+  }
+
+  setFaults(partial: Partial<MockFaults>): MockFaults {
+    this.faults = { ...this.faults, ...partial }
+    return this.faults
+  }
+
+  resetFaults(): MockFaults {
+    this.faults = defaultFaults()
+    return this.faults
+  }
+
+  /** Waits as the `latencyMs` switch says, before a back-channel answer. */
+  async delay(): Promise<void> {
+    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs))
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper)
+  }
+}

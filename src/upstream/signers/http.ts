@@ -1,0 +1,71 @@
+import { UpstreamError } from '../types.js'
+import { reverseBytes, type EsiaSigner } from './types.js'
+
+export interface HttpSignerOptions {
+  url: string
+  timeoutMs: number
+  reverse: boolean
+  fetch?: typeof fetch
+}
+
+/**
+ * Signs through a signing service (an HSM front, a CryptoPro DSS, a small service next to a
+ * CryptoPro container). Contract, documented in the README:
+ *  - sign:   `POST {ESIA_SIGNER_URL}` with the message bytes, `Content-Type: application/octet-stream`;
+ *            answer 200 with the raw signature (`application/octet-stream`) or JSON
+ *            `{"signature": "<base64 or base64url>"}`.
+ *  - verify: `POST {ESIA_SIGNER_URL}` with JSON `{"verify": {"alg", "signing_input", "signature",
+ *            "certificate"}}` (base64url bytes, PEM certificate); answer JSON `{"valid": true|false}`.
+ *            Needed only when ЕСИА signs tokens with GOST instead of RS256.
+ */
+export function createHttpSigner(opts: HttpSignerOptions): EsiaSigner {
+  const doFetch = opts.fetch ?? fetch
+  const post = async (body: Buffer | string, contentType: string): Promise<Response> => {
+    let response: Response
+    try {
+      response = await doFetch(opts.url, {
+        method: 'POST',
+        headers: { 'content-type': contentType, accept: 'application/octet-stream, application/json' },
+        body,
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      })
+    } catch (err) {
+      const timeout = (err as Error).name === 'TimeoutError'
+      throw new UpstreamError('configuration', timeout ? 'signer_timeout' : 'signer_failed',
+        timeout ? `ESIA_SIGNER_URL did not answer within ${opts.timeoutMs} ms` : `ESIA_SIGNER_URL is unreachable: ${(err as Error).message}`, { cause: err })
+    }
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new UpstreamError('configuration', 'signer_failed', `ESIA_SIGNER_URL answered ${response.status}`)
+    }
+    return response
+  }
+  return {
+    kind: 'http',
+    async sign(message) {
+      const response = await post(Buffer.from(message, 'utf8'), 'application/octet-stream')
+      const signature = (response.headers.get('content-type') ?? '').includes('json')
+        ? signatureFromJson(await response.json().catch(() => null))
+        : Buffer.from(await response.arrayBuffer())
+      if (signature.length === 0) throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL returned an empty signature')
+      return opts.reverse ? reverseBytes(signature) : signature
+    },
+    async verifyGost({ alg, signingInput, signature, certificate }) {
+      const response = await post(JSON.stringify({
+        verify: { alg, signing_input: signingInput.toString('base64url'), signature: signature.toString('base64url'), certificate },
+      }), 'application/json')
+      const body = (await response.json().catch(() => null)) as { valid?: unknown } | null
+      if (typeof body?.valid !== 'boolean') throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL verify answer lacks a boolean "valid"')
+      return body.valid
+    },
+  }
+}
+
+function signatureFromJson(body: unknown): Buffer {
+  const value = (body as { signature?: unknown } | null)?.signature
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) {
+    throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL JSON answer lacks a base64 "signature"')
+  }
+  // Node's base64 decoder reads both alphabets (standard and URL-safe).
+  return Buffer.from(value, 'base64')
+}

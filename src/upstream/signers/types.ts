@@ -1,0 +1,20 @@
+/**
+ * Signs ЕСИА `client_secret` messages (research/esia.md §4.1). ЕСИА wants a raw GOST R 34.10-2012
+ * (256) signature — 64 bytes, in ЕСИА's byte order — over the UTF-8 message, and Node has no GOST,
+ * so the signature is made outside: an external program, a signing service, or (for the bundled
+ * mock only) a software test key.
+ */
+export interface EsiaSigner {
+  readonly kind: 'command' | 'http' | 'test-key'
+  /** Raw signature bytes of `message` (UTF-8), already in the byte order ЕСИА expects. */
+  sign(message: string): Promise<Buffer>
+  /**
+   * Verifies a signature made with a GOST key on a token (ЕСИА can sign tokens with
+   * `GOST3410_2012_256` instead of RS256, research/esia.md §5.2). Only signers that reach real
+   * GOST crypto offer it.
+   */
+  verifyGost?(input: { alg: string; signingInput: Buffer; signature: Buffer; certificate: string }): Promise<boolean>
+}
+
+/** ЕСИА's raw signature is little-endian when it comes from CryptoPro and must be reversed (§4.1). */
+export const reverseBytes = (sig: Buffer): Buffer => Buffer.from(sig).reverse()
