@@ -1,0 +1,45 @@
+import net from 'node:net'
+import { upsertCard, upsertOrganization, validateCard, type CardInput } from '../../src/directory/cards.js'
+import type { Queryable } from '../../src/db/pool.js'
+import { buildTestApp, JOURNAL_CLIENT, journalBasicAuth, TEST_SECRETS, type TestApp } from '../helpers/app.js'
+
+/** A free TCP port, so the app can be built with a PUBLIC_URL that is really where it listens. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * The real app listening on 127.0.0.1 with PUBLIC_URL = its own address: stock clients
+ * (openid-client, jose's remote JWKS) talk to it over HTTP exactly as a journal would.
+ */
+export async function buildListeningApp(opts: Parameters<typeof buildTestApp>[0] = {}): Promise<TestApp & { url: string }> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const t = await buildTestApp({ ...opts, env: { PUBLIC_URL: url, ...opts.env } })
+  await t.app.listen({ port, host: '127.0.0.1' })
+  return { ...t, url }
+}
+
+export async function seedCard(db: Queryable, card: CardInput, org = { id: card.organization_id, name: 'Школа № 1', kind: 'school' as const }): Promise<void> {
+  await upsertOrganization(db, org)
+  const v = validateCard(card, { snilsKey: TEST_SECRETS.snilsHmacKey })
+  if (!v.ok) throw new Error(v.rejection.message)
+  await upsertCard(db, v.row)
+}
+
+export const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
+export const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+
+/** POST /oauth2/token as the test journal, with Basic auth unless other headers are given. */
+export function tokenRequest(t: TestApp, fields: Record<string, string>, headers: Record<string, string> = { authorization: journalBasicAuth() }) {
+  return t.app.inject({ method: 'POST', url: '/oauth2/token', headers: { ...FORM, ...headers }, payload: form(fields) })
+}
+
+export const REDIRECT_URI = JOURNAL_CLIENT.redirect_uris[1]!
