@@ -75,7 +75,11 @@ const toCard = (r: CardRow): JournalUserForMatching => ({
 
 /** One card as matching sees it (the link flow's card), or undefined when the journal deleted it. */
 export async function loadCardForMatching(db: Queryable, journalUserId: string): Promise<JournalUserForMatching | undefined> {
-  const { rows } = await db.query<CardRow>(`SELECT ${CARD_COLUMNS} FROM ${CARD_FROM} WHERE j.id = $1`, [journalUserId])
+  const { rows } = await db.query<CardRow>({
+    name: 'matching.load-card',
+    text: `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM} WHERE j.id = $1`,
+    values: [journalUserId],
+  })
   return rows[0] && toCard(rows[0])
 }
 
@@ -91,12 +95,14 @@ export async function findCandidates(db: Queryable, person: VerifiedPerson, opts
   if (subject.accountReason) return { candidates: [], rejections: [], reasons: [subject.accountReason] }
   if (!subject.snilsHmac) return { candidates: [], rejections: [], reasons: ['not_found'] }
 
-  const { rows } = await db.query<CardRow>(
-    `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM}
-     WHERE j.snils_hmac = $1 AND j.snils_valid
-     ORDER BY j.organization_id, j.role, j.id`,
-    [subject.snilsHmac],
-  )
+  // A named statement: parsed and planned once per connection, since it runs on the login path.
+  const { rows } = await db.query<CardRow>({
+    name: 'matching.find-candidates',
+    text: `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM}
+           WHERE j.snils_hmac = $1 AND j.snils_valid
+           ORDER BY j.organization_id, j.role, j.id`,
+    values: [subject.snilsHmac],
+  })
 
   const candidates: LoginCandidate[] = []
   const rejections: GroupRejection[] = []

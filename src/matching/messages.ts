@@ -262,7 +262,11 @@ const ENTRIES: Record<Exclude<MessageCode, `mismatch:${string}` | `idp_error:${s
 // Upstream refusals (research/esia.md §9). ЕСИА codes arrive as `ESIA-0070xx`; a standard OIDC
 // provider or broker sends the OAuth error names; our adapters add names for network failures.
 const DECLINED_CODES = new Set(['ESIA-007004', 'access_denied', 'consent_required'])
-const UNAVAILABLE_CODES = new Set(['ESIA-007007', 'ESIA-007008', 'temporarily_unavailable', 'server_error', 'timeout', 'unavailable'])
+const UNAVAILABLE_CODES = new Set([
+  'ESIA-007007', 'ESIA-007008', 'temporarily_unavailable', 'server_error', 'unavailable',
+  // src/upstream/http.ts and the token key source name network failures so.
+  'timeout', 'network_error', 'malformed_response', 'keys_unavailable',
+])
 // ЕСИА refuses an unconfirmed account itself when the system is set to confirmed-only.
 const UNCONFIRMED_CODES = new Set(['ESIA-007055'])
 
@@ -344,14 +348,21 @@ export function describeReasons(codes: readonly (MessageCode | string)[], flow: 
   return messages
 }
 
+const ESIA_CODE = /^ESIA-\d{6}$/
+// An OAuth-style code word. Anything else (free text from a provider, a crafted callback) must not
+// travel into reason codes, tokens, metrics and pages.
+const CODE_WORD = /^[a-z][a-z0-9_]{0,39}$/
+
 /**
- * The reason code for an upstream failure. Keeps the provider's code (support needs it) unless the
- * code says less than the adapter's classification: an unknown code on a `denied` or `unavailable`
- * error is named by its kind, so the page explains the right thing.
+ * The reason code for an upstream failure (`UpstreamError` of src/upstream/types.ts). Keeps the
+ * provider's code (support needs it) when it is an ЕСИА code or one this catalogue explains; an
+ * unknown code of a `denied` or `unavailable` failure is named by that kind, so the page explains
+ * the right thing; anything that is not a plain code word becomes the adapter's kind.
  */
 export function upstreamErrorReason(err: { kind: string; code: string }): `idp_error:${string}` {
   const known = DECLINED_CODES.has(err.code) || UNAVAILABLE_CODES.has(err.code) || UNCONFIRMED_CODES.has(err.code)
-  if (!known && err.kind === 'denied') return 'idp_error:access_denied'
-  if (!known && err.kind === 'unavailable') return 'idp_error:unavailable'
-  return `idp_error:${err.code}`
+  if (known || ESIA_CODE.test(err.code)) return `idp_error:${err.code}`
+  if (err.kind === 'denied') return 'idp_error:access_denied'
+  if (err.kind === 'unavailable') return 'idp_error:unavailable'
+  return `idp_error:${CODE_WORD.test(err.code) ? err.code : err.kind}`
 }

@@ -100,5 +100,9 @@ describe('message catalogue', () => {
     expect(upstreamErrorReason({ kind: 'unavailable', code: 'ECONNRESET' })).toBe('idp_error:unavailable')
     expect(upstreamErrorReason({ kind: 'provider_error', code: 'ESIA-007011' })).toBe('idp_error:ESIA-007011')
     expect(upstreamErrorReason({ kind: 'invalid_response', code: 'state_mismatch' })).toBe('idp_error:state_mismatch')
+    expect(upstreamErrorReason({ kind: 'unavailable', code: 'network_error' })).toBe('idp_error:network_error')
+    expect(describeReason('idp_error:network_error', 'login').title).toBe('Госуслуги сейчас не отвечают')
+    // Free text in an `error` parameter never becomes a reason code.
+    expect(upstreamErrorReason({ kind: 'provider_error', code: 'Иванова Мария: <script>' })).toBe('idp_error:provider_error')
   })
 })
