@@ -64,6 +64,7 @@ export async function unlinkUser(pool: Pool, caller: SupportCaller, journalUserI
 export async function moveLink(pool: Pool, caller: SupportCaller, fromId: string, toId: string, reasonInput: string | undefined): Promise<{ removed: Link; link: Link }> {
   requireWriter(caller)
   const reason = requireReason(reasonInput)
+  if (!toId) throw new ApiError(400, 'journal_user_required', 'Name the journal user to move the link to (to_journal_user_id)')
   if (fromId === toId) throw new ApiError(400, 'same_user', 'The link is already on this journal user')
   return withTransaction(pool, async (tx) => {
     // Lock in id order so two opposite moves cannot deadlock.

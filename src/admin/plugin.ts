@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { adminApi } from './api/plugin.js'
+import { adminConsole } from './console/plugin.js'
 import { purgeLoginFailures } from './login-throttle.js'
 import { purgeExpiredSessions } from './sessions.js'
 
@@ -12,4 +13,5 @@ export const adminPlugin: FastifyPluginAsync = async (app) => {
   app.housekeeping.add({ name: 'support_sessions', run: () => purgeExpiredSessions(app.db) })
   app.housekeeping.add({ name: 'support_login_failures', run: () => purgeLoginFailures(app.db) })
   await app.register(adminApi, { prefix: '/api/v1/admin' })
+  await app.register(adminConsole)
 }

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { html } from '../../web/html.js'
+import { auditFilterOf, SYSTEM_NAME } from '../api/audit.js'
+import { AuditQuery } from '../api/schemas.js'
+import { AUDIT_CSV_HEADER, auditCsvRows, auditSupportRead, queryAuditLog } from '../audit-log.js'
+import { checkOrganizationFilter, requireCaller } from '../caller.js'
+import { sendCsv } from '../csv.js'
+import { formatMoscowTime } from '../time.js'
+import { HIDE, NoticeQuery, optionsOf, queryString, render, scopeOrganizations, select, when } from './forms.js'
+import { actorLabel } from './users.js'
+import { eventLabel, EVENT_TYPES } from './texts.js'
+
+/**
+ * The action log (152-ФЗ ст. 19 ч. 2 п. 8) with filters by type, actor, organisation and period,
+ * and its CSV export (itself recorded). Filters hold no personal data, so they live in the URL.
+ */
+const FAMILIES = { 'link.*': 'Все изменения связей', 'login.*': 'Все входы', 'support.*': 'Все действия поддержки' }
+const ConsoleAuditQuery = Type.Object({
+  ...Type.Omit(AuditQuery, ['limit', 'type', 'organization_id', 'from', 'to']).properties,
+  type: Type.Optional(Type.String({ maxLength: 100 })),
+  organization_id: Type.Optional(Type.String({ maxLength: 128 })),
+  from: Type.Optional(Type.Union([Type.Literal(''), Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })])),
+  to: Type.Optional(Type.Union([Type.Literal(''), Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })])),
+  ...NoticeQuery,
+})
+
+export const auditConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/admin/audit', { schema: { ...HIDE, querystring: ConsoleAuditQuery } }, async (request, reply) => {
+    const caller = requireCaller(request)
+    const q = request.query
+    const filter = auditFilterOf(q)
+    checkOrganizationFilter(caller, filter.organizationId)
+    const [organizations, { events, nextBeforeId }] = await Promise.all([scopeOrganizations(app.db, caller), queryAuditLog(app.db, caller, filter, 100)])
+    const keep = { type: q.type, actor: q.actor, organization_id: q.organization_id, journal_user_id: q.journal_user_id, from: q.from, to: q.to }
+    return render(request, reply, {
+      title: 'Журнал действий',
+      section: 'audit',
+      body: () => html`<form method="get" action="/admin/audit" class="card"><div class="filters">
+${select('type', 'Событие', optionsOf({ ...FAMILIES, ...EVENT_TYPES }), q.type)}
+${select('organization_id', 'Организация', organizations, q.organization_id)}
+<div><label for="f-actor">Кто (идентификатор)</label><input type="text" id="f-actor" name="actor" value="${q.actor ?? ''}"></div>
+<div><label for="f-user">Карточка в журнале (идентификатор)</label><input type="text" id="f-user" name="journal_user_id" value="${q.journal_user_id ?? ''}"></div>
+<div><label for="f-from">С (дата)</label><input type="date" id="f-from" name="from" value="${q.from ?? ''}"></div>
+<div><label for="f-to">По (дата)</label><input type="date" id="f-to" name="to" value="${q.to ?? ''}"></div>
+</div><div class="actions"><button type="submit">Показать</button><a class="btn secondary" href="/admin/audit.csv${queryString(keep)}">Выгрузить CSV</a></div>
+<p class="muted small">Время — московское. Выгрузка содержит ФИО из справочника и тоже записывается в журнал.</p></form>
+<section class="card"><div class="table-wrap"><table><thead><tr><th scope="col">Когда</th><th scope="col">Событие</th><th scope="col">Кто</th><th scope="col">Карточка</th><th scope="col">Причина</th></tr></thead><tbody>
+${events.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type)}<br><code class="small muted">${e.type}</code></td><td>${actorLabel(e.actorKind, e.actorId)}</td>
+<td>${e.journalUserId ? html`<a href="/admin/users/${encodeURIComponent(e.journalUserId)}">${e.journalUserId}</a>` : '—'}</td><td>${e.reason ?? ''}</td></tr>`)}
+</tbody></table></div>${events.length === 0 ? html`<p>Событий нет.</p>` : ''}
+${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/audit${queryString({ ...keep, before_id: nextBeforeId })}">Более ранние</a></div>` : ''}</section>`,
+    })
+  })
+
+  app.get('/admin/audit.csv', { schema: { ...HIDE, querystring: ConsoleAuditQuery } }, async (request, reply) => {
+    const caller = requireCaller(request)
+    const filter = auditFilterOf(request.query)
+    checkOrganizationFilter(caller, filter.organizationId)
+    await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'audit_events' } })
+    return sendCsv(reply, 'audit-events.csv', AUDIT_CSV_HEADER, auditCsvRows(app.db, caller, filter, formatMoscowTime, SYSTEM_NAME))
+  })
+}

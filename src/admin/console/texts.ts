@@ -1,0 +1,127 @@
+import { describeReason, FIELD_NAMES_RU } from '../../matching/messages.js'
+import type { MatchField } from '../../matching/types.js'
+
+/**
+ * The console's words, in one place. Written for a school administrator at the end of a long day:
+ * what happened and what to do, no codes unless they help. Texts about why a link or login failed
+ * come from the matching catalogue (src/matching/messages.ts), never from here.
+ */
+
+/** Errors (API error codes) as the console says them. */
+export const ERRORS: Record<string, string> = {
+  reason_required: 'Укажите причину — она попадёт в журнал действий.',
+  reason_too_long: 'Причина слишком длинная: уложитесь в 1000 знаков.',
+  forbidden: 'Нет доступа к этой организации (или такой записи нет).',
+  read_only: 'Ваша роль — аудитор: можно смотреть, но не изменять.',
+  admin_only: 'Это может сделать только администратор.',
+  not_linked: 'У пользователя нет связи с Госуслугами.',
+  target_linked: 'У выбранной карточки уже есть связь с Госуслугами. Сначала отвяжите её.',
+  same_user: 'Связь уже на этой карточке.',
+  already_linked_elsewhere: 'Эта учётная запись Госуслуг уже связана с другой карточкой той же организации и роли. Перенесите связь с той карточки.',
+  journal_user_not_found: 'Такой карточки в журнале нет.',
+  already_resolved: 'Эту попытку уже разобрали.',
+  no_subject: 'Попытка прервалась до того, как Госуслуги назвали человека: связывать не с чем.',
+  not_overridable: 'Эту попытку нельзя связать вручную: учётная запись не подтверждена, нет согласия родителя или ошибка на стороне Госуслуг. Это исправляет сам человек на Госуслугах.',
+  journal_user_required: 'Укажите идентификатор карточки в журнале, с которой нужно связать.',
+  journal_user_mismatch: 'Эта попытка относится к другой карточке.',
+  invalid_snils: 'СНИЛС должен состоять из 11 цифр.',
+  not_found: 'Запись не найдена.',
+  invalid_login: 'Логин: от 2 до 64 латинских букв, цифр и знаков . _ @ -',
+  login_taken: 'Учётная запись с таким логином уже есть.',
+  invalid_scope: 'Сотруднику поддержки нужна хотя бы одна организация; администратору организации не указываются.',
+  unknown_organization: 'Такой организации нет в справочнике.',
+  weak_password: 'Пароль должен быть не короче 12 знаков.',
+  wrong_password: 'Текущий пароль указан неверно.',
+  passwords_differ: 'Новый пароль и его повтор не совпадают.',
+  self_disable: 'Свою учётную запись отключить нельзя.',
+  csrf: 'Страница устарела. Обновите её и повторите действие.',
+  login_failed: 'Неверный логин или пароль.',
+  login_blocked: 'Слишком много неудачных попыток входа. Подождите 15 минут и попробуйте снова.',
+  invalid_request: 'Проверьте, что поля формы заполнены правильно.',
+  rate_limited: 'Слишком много запросов. Подождите минуту.',
+  file_required: 'Выберите файл CSV.',
+  file_too_large: 'Файл слишком большой для загрузки через консоль. Разделите его на части или загрузите через API.',
+  import_expired: 'Проверенный файл больше не хранится (прошло больше 30 минут). Загрузите его снова.',
+  internal_error: 'Что-то пошло не так. Повторите через минуту; если не получится, сообщите администратору номер запроса.',
+}
+
+export const errorText = (code: string): string => ERRORS[code] ?? ERRORS.invalid_request!
+
+/** Confirmations after a redirect (`?done=…`). */
+export const NOTICES: Record<string, string> = {
+  unlinked: 'Связь с Госуслугами удалена. Действие записано в журнал.',
+  linked: 'Связь создана. Действие записано в журнал.',
+  moved: 'Связь перенесена. Действие записано в журнал.',
+  resolved: 'Попытка отмечена как разобранная.',
+  token_revoked: 'Токен отозван.',
+  account_updated: 'Учётная запись изменена.',
+  password_changed: 'Пароль изменён.',
+  logged_out: 'Вы вышли из консоли.',
+  imported: 'Изменения применены.',
+}
+
+export const ROLE_NAMES: Record<string, string> = { parent: 'Родитель', student: 'Обучающийся', staff: 'Сотрудник', admin: 'Администратор' }
+export const SUPPORT_ROLE_NAMES: Record<string, string> = { admin: 'Администратор (все организации)', support: 'Поддержка (свои организации)', auditor: 'Аудитор (только просмотр)' }
+
+export const LINK_METHODS: Record<string, string> = {
+  link: 'привязал сам пользователь в журнале',
+  auto: 'автоматически при входе (совпали СНИЛС, ФИО и дата рождения)',
+  support_override: 'поддержка, вопреки расхождению',
+  support_move: 'поддержка, перенос с другой карточки',
+}
+
+export const LEVELS: Record<string, string> = { PR: 'подтверждённая', P: 'упрощённая или стандартная', KD: 'детская' }
+
+export const PROBLEMS: Record<string, string> = {
+  snils_missing: 'Не указан СНИЛС',
+  snils_invalid: 'СНИЛС с неверной контрольной суммой',
+  birth_date_missing: 'Не указана дата рождения',
+  middle_name_missing: 'Не указано отчество (если его нет — всё верно)',
+  snils_shared: 'Такой же СНИЛС у другой карточки',
+}
+
+export const FIELD_STATES: Record<string, string> = {
+  agrees: 'совпадает',
+  differs: 'различается',
+  missing_in_journal: 'нет в журнале',
+  missing_in_esia: 'нет на Госуслугах',
+  missing: 'нет с обеих сторон',
+}
+
+/** «Фамилия», «Дата рождения»: the matching catalogue's field names, capitalised for a table. */
+export const fieldLabel = (field: MatchField): string => {
+  const name = FIELD_NAMES_RU[field]
+  return name.charAt(0).toUpperCase() + name.slice(1)
+}
+
+/** Short Russian title of a failure reason, from the matching catalogue. */
+export const reasonTitle = (code: string, flow: 'link' | 'login'): string => describeReason(code, flow).title
+
+export const FLOWS: Record<string, string> = { link: 'Привязка из журнала', login: 'Вход через Госуслуги' }
+
+/** Audit event types people read in the console and exports. */
+export const EVENT_TYPES: Record<string, string> = {
+  'link.created': 'Связь создана',
+  'link.replaced': 'Связь заменена',
+  'link.removed': 'Связь удалена',
+  'link.failed': 'Привязка не удалась',
+  'login.succeeded': 'Вход выполнен',
+  'login.failed': 'Вход не удался',
+  'support.user_viewed': 'Просмотр карточки',
+  'support.search': 'Поиск пользователей',
+  'support.failed_attempts_viewed': 'Просмотр неудачных попыток',
+  'support.failed_attempt_viewed': 'Просмотр неудачной попытки',
+  'support.failed_attempt_resolved': 'Попытка разобрана',
+  'support.export': 'Выгрузка данных',
+  'support.import': 'Пакетное обновление',
+  'support.login': 'Вход в консоль',
+  'support.login_failed': 'Неудачный вход в консоль',
+  'support.logout': 'Выход из консоли',
+  'support.account_created': 'Учётная запись поддержки создана',
+  'support.account_updated': 'Учётная запись поддержки изменена',
+  'support.password_changed': 'Пароль изменён',
+  'support.token_created': 'API-токен создан',
+  'support.token_revoked': 'API-токен отозван',
+}
+
+export const eventLabel = (type: string): string => EVENT_TYPES[type] ?? type
