@@ -14,6 +14,8 @@ const MARIA: CardInput = {
   id: 'maria', organization_id: 'school-1', role: 'parent',
   last_name: 'Иванова', first_name: 'Мария', middle_name: 'Петровна', birth_date: '12.03.1985', snils: '112-233-445 95',
 }
+// A pupil who logs in with the child account his parent created on Госуслуги.
+const PETYA: CardInput = { ...MARIA, id: 'petya', role: 'student', last_name: 'Иванов', first_name: 'Пётр', middle_name: 'Сергеевич', birth_date: '01.09.2015', snils: '123-456-789 64' }
 const ALL: MatchField[] = ['last_name', 'first_name', 'middle_name', 'birth_date', 'snils']
 const without = (...fields: MatchField[]) => ALL.filter((f) => !fields.includes(f))
 
@@ -144,14 +146,12 @@ const cases: Case[] = [
   },
   {
     persona: 'a pupil with a child account and the parent’s consent',
-    card: { ...MARIA, role: 'student', last_name: 'Иванов', first_name: 'Пётр', middle_name: 'Сергеевич', birth_date: '01.09.2015', snils: '123-456-789 64' },
-    person: person({ level: 'KD', trusted: false, childConsent: true, lastName: 'Иванов', firstName: 'Петр', middleName: 'Сергеевич', birthDate: '2015-09-01', snils: '123-456-789 64' }),
+    card: PETYA, person: personOf(PETYA, { level: 'KD', trusted: false, childConsent: true, firstName: 'Петр' }),
     outcome: 'matched', reasons: [], evidence: ALL, strong: true,
   },
   {
     persona: 'a pupil with a child account and no consent yet',
-    card: { ...MARIA, role: 'student', last_name: 'Иванов', first_name: 'Пётр', middle_name: 'Сергеевич', birth_date: '01.09.2015', snils: '123-456-789 64' },
-    person: person({ level: 'KD', trusted: false, childConsent: false, lastName: 'Иванов', firstName: 'Петр', middleName: 'Сергеевич', birthDate: '2015-09-01', snils: '123-456-789 64' }),
+    card: PETYA, person: personOf(PETYA, { level: 'KD', trusted: false, childConsent: false }),
     outcome: 'rejected', reasons: ['child_consent_required'], evidence: ALL, strong: false,
   },
   {
