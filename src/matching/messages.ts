@@ -96,10 +96,10 @@ interface Entry {
 const pick = <T>(value: PerFlow<T>, flow: Flow): T =>
   typeof value === 'object' && value !== null && 'link' in value && 'login' in value ? value[flow] : (value as T)
 
-/** Steps ending with the button of the flow the person came from: `lead` + the button's label. */
-const thenPress = (steps: string[], lead: string): { link: string[]; login: string[] } => ({
-  link: [...steps, `${lead} в журнале ${LINK_BUTTON}.`],
-  login: [...steps, `${lead} ${LOGIN_BUTTON}.`],
+/** Steps with the button of the flow the person came from (`lead` + its label), then `after`. */
+const thenPress = (steps: string[], lead: string, after: string[] = []): { link: string[]; login: string[] } => ({
+  link: [...steps, `${lead} в журнале ${LINK_BUTTON}.`, ...after],
+  login: [...steps, `${lead} ${LOGIN_BUTTON}.`, ...after],
 })
 
 const capitalise = (s: string): string => s.charAt(0).toLocaleUpperCase('ru') + s.slice(1)
@@ -292,10 +292,7 @@ const IDP_ENTRIES = {
   other: {
     title: 'Не удалось войти через Госуслуги',
     text: 'Вход через Госуслуги не завершился из-за ошибки. Ничего не изменилось.',
-    steps: {
-      link: [`Попробуйте ещё раз: снова нажмите в журнале ${LINK_BUTTON}.`, 'Если ошибка повторяется, сообщите в школу и укажите время попытки.'],
-      login: [`Попробуйте ещё раз: снова нажмите ${LOGIN_BUTTON}.`, 'Если ошибка повторяется, сообщите в школу и укажите время попытки.'],
-    },
+    steps: thenPress([], 'Попробуйте ещё раз: снова нажмите', ['Если ошибка повторяется, сообщите в школу и укажите время попытки.']),
     operator: 'ЕСИА (or the OIDC provider) returned an error; see the code in the reason and research/esia.md §9.',
   },
 } satisfies Record<string, Entry>
