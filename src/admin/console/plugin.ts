@@ -62,11 +62,11 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
         section: 'home',
         done: request.query.done,
         error: request.query.error,
-        body: () => html`<div class="grid2">
-<a class="card" href="/admin/failed-attempts"><span class="stat">${open}</span>неразобранных неудачных попыток привязки и входа</a>
-<a class="card" href="/admin/users"><span class="stat">Поиск</span>пользователей по ФИО, организации, роли или СНИЛС</a>
-<a class="card" href="/admin/completeness"><span class="stat">Контроль</span>заполнения данных: СНИЛС, даты рождения, отчества</a>
-<a class="card" href="/admin/import"><span class="stat">Пакетное</span>обновление справочника из файла CSV</a></div>
+        body: () => html`<div class="grid4">
+<a class="card" href="/admin/failed-attempts"><strong>Неразобранные попытки</strong><span class="stat">${open}</span>неудачные привязки и входы через Госуслуги</a>
+<a class="card" href="/admin/users"><strong>Пользователи</strong><span class="stat">Поиск</span>по ФИО, организации, роли или СНИЛС</a>
+<a class="card" href="/admin/completeness"><strong>Контроль заполнения</strong><span class="stat">Отчёт</span>СНИЛС, даты рождения, отчества</a>
+<a class="card" href="/admin/import"><strong>Пакетное обновление</strong><span class="stat">CSV</span>загрузка справочника из файла</a></div>
 <p class="muted">Каждый просмотр карточки и каждое изменение записываются в журнал действий.</p>`,
       })
     })

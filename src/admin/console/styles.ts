@@ -4,7 +4,7 @@
  * /admin/console.css; the CSP allows only same-origin stylesheets, no inline styles).
  */
 export const CONSOLE_CSS = `
-.console-nav { background: #fff; border-bottom: 1px solid var(--line); margin: -32px -20px 24px; padding: 0 20px; }
+.console-nav { border-bottom: 1px solid var(--line); margin: -16px 0 24px; }
 .console-nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 20px; margin: 0; padding: 10px 0; align-items: center; }
 .console-nav a { color: var(--ink); text-decoration: none; padding: 6px 0; display: inline-block; border-bottom: 3px solid transparent; }
 .console-nav a[aria-current=page] { border-color: var(--blue); font-weight: 600; }
@@ -18,15 +18,26 @@ export const CONSOLE_CSS = `
 .kv dt { color: var(--muted); }
 .kv dd { margin: 0; }
 table.compare td, table.compare th { width: 25%; }
-tr.differs td { background: #fdf0f1; }
-tr.differs td:first-child { border-left: 4px solid var(--red); font-weight: 600; }
-tr.missing_in_journal td, tr.missing_in_esia td { background: #fff8ec; }
+table.compare th[scope=row] { color: var(--ink); }
+tr.differs th, tr.differs td { background: #fdf0f1; font-weight: 600; }
+tr.differs th { border-left: 4px solid var(--red); }
+tr.missing_in_journal th, tr.missing_in_journal td, tr.missing_in_esia th, tr.missing_in_esia td { background: #fff8ec; }
+tr.missing_in_journal th, tr.missing_in_esia th { border-left: 4px solid var(--warn); }
+.card > h2:first-child, .card > form > h2:first-child { margin-top: 0; }
+.kv + p, .kv + h3 { margin-top: 16px; }
+details { margin-top: 20px; }
+summary { cursor: pointer; font-weight: 600; color: var(--blue); }
+fieldset { border: 0; padding: 0; margin: 12px 0; }
+legend { font-weight: 600; margin-bottom: 4px; }
+a.card { display: block; color: var(--ink); text-decoration: none; }
+a.card:hover { border-color: var(--blue); }
 textarea { font: inherit; padding: 10px 12px; border: 1px solid #b8c2cc; border-radius: 8px; width: 100%; max-width: 640px; min-height: 80px; }
 .small { font-size: .9rem; }
 .table-wrap { overflow-x: auto; }
 .secret { font-family: ui-monospace, monospace; font-size: 1.05rem; background: #f1f4f8; padding: 12px 16px; border-radius: 8px; word-break: break-all; user-select: all; }
 .pager { display: flex; gap: 12px; margin-top: 16px; }
 .stat { font-size: 2rem; font-weight: 700; display: block; }
+.grid4 { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 20px; margin-bottom: 20px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 20px; }
 td.num, th.num { text-align: right; }
 .inline-form { display: inline; }

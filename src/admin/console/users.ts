@@ -104,11 +104,12 @@ const linkForms = (id: string, csrf: string): Html => html`<form method="post" a
 <h3>Отвязать</h3><p class="small">Человек больше не сможет входить через Госуслуги с этой карточкой, пока не привяжет учётную запись снова.</p>
 <label for="unlink-reason">Причина (обязательно)</label><textarea id="unlink-reason" name="reason" required maxlength="1000"></textarea>
 <div class="actions"><button type="submit" class="danger">Отвязать</button></div></form>
+<details><summary>Перенести связь на другую карточку</summary>
 <form method="post" action="/admin/users/${encodeURIComponent(id)}/move-link" id="move">${csrfField(csrf)}
-<h3>Перенести связь на другую карточку</h3>
+<p class="small">Например, человеку завели вторую карточку, а связь осталась на старой. У новой карточки не должно быть своей связи.</p>
 <label for="move-to">Идентификатор карточки в журнале</label><input type="text" id="move-to" name="to_journal_user_id" required maxlength="128">
 <label for="move-reason">Причина (обязательно)</label><textarea id="move-reason" name="reason" required maxlength="1000"></textarea>
-<div class="actions"><button type="submit" class="secondary">Перенести</button></div></form>`
+<div class="actions"><button type="submit" class="secondary">Перенести</button></div></form></details>`
 
 export const ACTOR_KINDS: Record<string, string> = { person: 'сам человек', support: 'поддержка', journal: 'журнал', system: 'система' }
 export const actorLabel = (kind: string, id: string | null): Html => html`${ACTOR_KINDS[kind] ?? kind}${id ? html` <code class="small">${id}</code>` : ''}`
