@@ -63,6 +63,12 @@ export interface AuditFilter {
   beforeId?: number | undefined
 }
 
+/** Names of the filters in use, for the record of an export (values may be ids, never data). */
+export function auditFilterNames(filter: AuditFilter): string[] {
+  const names: Record<keyof AuditFilter, string> = { type: 'type', actorId: 'actor', organizationId: 'organization_id', journalUserId: 'journal_user_id', from: 'from', to: 'to', beforeId: 'before_id' }
+  return (Object.keys(names) as (keyof AuditFilter)[]).filter((k) => filter[k] !== undefined).map((k) => names[k])
+}
+
 function whereClause(caller: SupportCaller, filter: AuditFilter, column = (c: string) => c): { sql: string; params: unknown[] } {
   const params: unknown[] = [scopeOf(caller)]
   const where = [inScope(column('organization_id'), 1)]

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
-import { AUDIT_CSV_HEADER, auditCsvRows, auditSupportRead, queryAuditLog, type AuditFilter } from '../audit-log.js'
+import { AUDIT_CSV_HEADER, auditCsvRows, auditFilterNames, auditSupportRead, queryAuditLog, type AuditFilter } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { sendCsv } from '../csv.js'
 import { formatMoscowTime } from '../time.js'
@@ -54,7 +54,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const caller = requireCaller(request)
       checkOrganizationFilter(caller, request.query.organization_id)
       const filter = auditFilterOf(request.query)
-      await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'audit_events', filters: Object.keys(request.query) } })
+      await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'audit_events', filters: auditFilterNames(filter) } })
       return sendCsv(reply, 'audit-events.csv', AUDIT_CSV_HEADER, auditCsvRows(app.db, caller, filter, formatMoscowTime, SYSTEM_NAME))
     },
   )

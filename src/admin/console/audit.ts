@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { html } from '../../web/html.js'
 import { auditFilterOf, SYSTEM_NAME } from '../api/audit.js'
 import { AuditQuery } from '../api/schemas.js'
-import { AUDIT_CSV_HEADER, auditCsvRows, auditSupportRead, queryAuditLog } from '../audit-log.js'
+import { AUDIT_CSV_HEADER, auditCsvRows, auditFilterNames, auditSupportRead, queryAuditLog } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { sendCsv } from '../csv.js'
 import { formatMoscowTime } from '../time.js'
@@ -57,7 +57,7 @@ ${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/a
     const caller = requireCaller(request)
     const filter = auditFilterOf(request.query)
     checkOrganizationFilter(caller, filter.organizationId)
-    await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'audit_events' } })
+    await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'audit_events', filters: auditFilterNames(filter) } })
     return sendCsv(reply, 'audit-events.csv', AUDIT_CSV_HEADER, auditCsvRows(app.db, caller, filter, formatMoscowTime, SYSTEM_NAME))
   })
 }
