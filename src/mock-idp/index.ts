@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
 import type { MockEsiaApp } from './app-types.js'
 import type { MockClient, MockClientRegistration } from './clients.js'
+import { MOCK_KEYS_PATH } from './constants.js'
 import type { MockFaults } from './faults.js'
 import type { MockKey } from './keys.js'
 import { adminRoutes } from './routes/admin.js'
@@ -98,7 +99,7 @@ export async function startMockEsia(opts: StartMockEsiaOptions = {}): Promise<Ru
     url,
     esiaIssuer: state.esiaIssuer,
     oidcIssuer: state.oidcIssuer,
-    keysUrl: `${url}/public/keys.json`,
+    keysUrl: `${url}${MOCK_KEYS_PATH}`,
     app,
     state,
     registerClient: (reg) => state.registerClient(reg),

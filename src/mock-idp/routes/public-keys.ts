@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { MockEsiaApp } from '../app-types.js'
+import { MOCK_KEYS_PATH } from '../constants.js'
 import { MOCK_CSS } from '../pages.js'
 
 /**
@@ -8,7 +9,7 @@ import { MOCK_CSS } from '../pages.js'
  */
 export async function publicRoutes(app: MockEsiaApp) {
   const state = app.esia
-  app.get('/public/keys.json', { schema: { hide: true, response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } }, async (_request, reply) => {
+  app.get(MOCK_KEYS_PATH, { schema: { hide: true, response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } }, async (_request, reply) => {
     await state.delay()
     return reply.header('cache-control', 'public, max-age=60').send(state.keys.jwks())
   })

@@ -1,0 +1,5 @@
+/** The bridge's mnemonic at the bundled mock, used when ESIA_CLIENT_ID is not set. */
+export const MOCK_ESIA_CLIENT_ID = 'ESIABRIDGE'
+
+/** Where the mock's ЕСИА tokens can be verified, relative to its base URL. */
+export const MOCK_KEYS_PATH = '/public/keys.json'

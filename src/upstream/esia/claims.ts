@@ -1,0 +1,78 @@
+import type { AccountLevel } from '../types.js'
+import { UpstreamError } from '../types.js'
+import { isObject } from '../http.js'
+import { oidString } from './protocol.js'
+
+/**
+ * The checks an ЕСИА ID token must pass after its signature (research/esia.md §5.3), each named:
+ * issuer in the `http://…/` form, audience = our client_id, time window with a small skew, the
+ * nonce only if ЕСИА sent one back (it stopped in 2022, AISGorod 1.5.0), subject = oid.
+ */
+export interface IdTokenFacts {
+  oid: string
+  trusted: boolean
+  level: AccountLevel | undefined
+  authMethods: string[]
+  authTime: number | null
+}
+
+const invalid = (code: string, message: string) => new UpstreamError('invalid_response', code, message)
+
+export function checkIdToken(
+  payload: Uint8Array,
+  expected: { issuers: ReadonlySet<string>; clientId: string; nonce: string; skewSeconds: number; now?: number },
+): IdTokenFacts {
+  let claims: unknown
+  try {
+    claims = JSON.parse(Buffer.from(payload).toString('utf8'))
+  } catch {
+    throw invalid('token_malformed', 'the ID token payload is not JSON')
+  }
+  if (!isObject(claims)) throw invalid('token_malformed', 'the ID token payload is not an object')
+  const now = expected.now ?? Math.floor(Date.now() / 1000)
+  const skew = expected.skewSeconds
+
+  if (typeof claims.iss !== 'string' || !expected.issuers.has(claims.iss)) throw invalid('token_issuer_mismatch', 'the ID token was issued by someone else')
+  const aud = claims.aud
+  if (!(aud === expected.clientId || (Array.isArray(aud) && aud.includes(expected.clientId)))) throw invalid('token_audience_mismatch', 'the ID token was issued for another client')
+  if (typeof claims.exp !== 'number' || claims.exp + skew <= now) throw invalid('token_expired', 'the ID token has expired')
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf - skew > now)) throw invalid('token_not_yet_valid', 'the ID token is not valid yet')
+  if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat - skew > now)) throw invalid('token_not_yet_valid', 'the ID token was issued in the future')
+  if (claims.nonce !== undefined && claims.nonce !== expected.nonce) throw invalid('nonce_mismatch', 'the ID token nonce is not the one we sent')
+
+  const oid = oidString(claims.sub)
+  if (!oid) throw invalid('token_subject_invalid', 'the ID token has no usable sub (oid)')
+  const sbj = isObject(claims['urn:esia:sbj']) ? claims['urn:esia:sbj'] : {}
+  if (sbj['urn:esia:sbj:oid'] !== undefined && oidString(sbj['urn:esia:sbj:oid']) !== oid) {
+    throw invalid('token_subject_mismatch', 'urn:esia:sbj:oid differs from sub')
+  }
+  const lvl = sbj['urn:esia:sbj:lvl']
+  const amr = claims.amr ?? claims['urn:esia:amd']
+  return {
+    oid,
+    // «Параметр отсутствует, если УЗ не подтверждена»: only an explicit true counts (§5.3, §8).
+    trusted: sbj['urn:esia:sbj:is_tru'] === true,
+    level: lvl === 'PR' || lvl === 'P' || lvl === 'KD' ? lvl : undefined,
+    authMethods: (Array.isArray(amr) ? amr : [amr]).filter((m): m is string => typeof m === 'string'),
+    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : null,
+  }
+}
+
+/**
+ * The access token is a bearer for `/rs/prns` and is not verified again (one RSA verification per
+ * login). Its payload is read only to cross-check it against the verified ID token and to learn
+ * which scopes were granted; a mismatch means a mixed-up or forged response.
+ */
+export function readAccessToken(token: string, oid: string, clientId: string): { scope: unknown } {
+  let claims: unknown
+  try {
+    claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))
+  } catch {
+    throw invalid('token_malformed', 'the access token is not a JWT')
+  }
+  if (!isObject(claims)) throw invalid('token_malformed', 'the access token is not a JWT')
+  const sbjId = claims['urn:esia:sbj_id']
+  if (sbjId !== undefined && oidString(sbjId) !== oid) throw invalid('token_subject_mismatch', 'the access token names another subject than the ID token')
+  if (claims.client_id !== undefined && claims.client_id !== clientId) throw invalid('token_audience_mismatch', 'the access token was issued for another client')
+  return { scope: claims.scope }
+}

@@ -1,0 +1,70 @@
+import type { KeyObject } from 'node:crypto'
+import type { Config } from '../config.js'
+import { MOCK_ESIA_CLIENT_ID, MOCK_KEYS_PATH } from '../mock-idp/constants.js'
+import { EsiaAdapter } from './esia/adapter.js'
+import { tokenKeySource, TokenVerifier } from './esia/token-keys.js'
+import { OidcAdapter } from './oidc/adapter.js'
+import { createSigner, createTestKeySigner, defaultTestKeyFile, readTestKeyFile, testKeyCertificateHash } from './signers/index.js'
+import { UpstreamError, type UpstreamAdapter } from './types.js'
+
+export * from './types.js'
+export { EsiaAdapter, type EsiaAdapterOptions } from './esia/adapter.js'
+export { OidcAdapter, type OidcAdapterOptions } from './oidc/adapter.js'
+export { tokenKeySource, TokenVerifier } from './esia/token-keys.js'
+export * from './signers/index.js'
+
+export interface UpstreamDeps {
+  /** The test-key signer's private key, when the caller holds it (npm start, tests); else read from ESIA_TEST_KEY_FILE. */
+  testSigningKey?: KeyObject
+  fetch?: typeof fetch
+  /** How soon a remote key set may be fetched again for an unknown key (default 30 s; 1 s for the mock). */
+  tokenKeysCooldownMs?: number
+}
+
+/**
+ * The adapter IDP_KIND names (DESIGN.md §Upstream): `esia` for a direct ЕСИА connection, `oidc`
+ * for a broker speaking standard OpenID Connect, `mock` — the `esia` adapter pointed at the
+ * bundled mock (config.idp.esia.url) with the test-key signer and the mock's published keys.
+ */
+export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps = {}): Promise<UpstreamAdapter> {
+  const { kind, esia, oidc } = config.idp
+  const fetchOpt = deps.fetch ? { fetch: deps.fetch } : {}
+  if (kind === 'oidc') {
+    if (!oidc.issuer || !oidc.clientId || !oidc.clientSecret) {
+      throw new UpstreamError('configuration', 'oidc_incomplete', 'IDP_KIND=oidc needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET')
+    }
+    return new OidcAdapter({ issuer: oidc.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scopes: oidc.scopes, claims: oidc.claims, ...fetchOpt })
+  }
+  if (!esia.url) throw new UpstreamError('configuration', 'esia_url_missing', kind === 'mock' ? 'IDP_KIND=mock: ESIA_URL must point at the bundled mock ЕСИА (startBundledMockEsia sets it)' : 'ESIA_URL is required')
+
+  if (kind === 'mock') {
+    const testKey = deps.testSigningKey ?? (await readTestKeyFile(esia.testKeyFile ?? defaultTestKeyFile(config.dataDir))).privateKey
+    const keys = await tokenKeySource(esia.tokenKeys ?? `${esia.url}${MOCK_KEYS_PATH}`, { ...fetchOpt, cooldownMs: deps.tokenKeysCooldownMs ?? 1000 })
+    return new EsiaAdapter({
+      kind: 'mock',
+      url: esia.url,
+      clientId: esia.clientId ?? MOCK_ESIA_CLIENT_ID,
+      scopes: esia.scopes,
+      certHash: esia.certHash ?? testKeyCertificateHash(testKey),
+      signer: createTestKeySigner(testKey, config.env),
+      verifier: new TokenVerifier(keys),
+      ...fetchOpt,
+    })
+  }
+
+  if (!esia.clientId || !esia.certHash || !esia.tokenKeys) {
+    throw new UpstreamError('configuration', 'esia_incomplete', 'IDP_KIND=esia needs ESIA_CLIENT_ID, ESIA_CERT_HASH and ESIA_TOKEN_KEYS')
+  }
+  const signer = await createSigner(config, deps)
+  const keys = await tokenKeySource(esia.tokenKeys, { ...fetchOpt, cooldownMs: deps.tokenKeysCooldownMs ?? 30_000 })
+  return new EsiaAdapter({
+    kind: 'esia',
+    url: esia.url,
+    clientId: esia.clientId,
+    scopes: esia.scopes,
+    certHash: esia.certHash.toUpperCase(),
+    signer,
+    verifier: new TokenVerifier(keys, signer),
+    ...fetchOpt,
+  })
+}

@@ -1,0 +1,198 @@
+import * as client from 'openid-client'
+import { createRemoteJWKSet, customFetch as joseCustomFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import { parseDate } from '../../matching/dates.js'
+import { snilsDigits } from '../../matching/snils.js'
+import { UpstreamError, type UpstreamAdapter, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
+
+export interface OidcAdapterOptions {
+  issuer: string
+  clientId: string
+  clientSecret: string
+  scopes: string
+  /** Claim names of the broker for the fields ЕСИА has and OIDC does not name (DESIGN.md §Upstream). */
+  claims: { snils: string; birthdate: string; middleName: string; trusted: string }
+  /** For tests and proxies; Node's global fetch otherwise. */
+  fetch?: typeof fetch
+  /** Seconds for openid-client's HTTP calls. */
+  timeoutSeconds?: number
+}
+
+/** Asymmetric algorithms an ID token may be signed with; never `none`, never HMAC. */
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+
+/**
+ * A standard OpenID Connect provider — a broker that fronts ЕСИА, or the mock's OIDC side — via
+ * openid-client: discovery, client_secret_basic, PKCE S256, state and nonce, userinfo whose `sub`
+ * must equal the ID token's. openid-client checks the ID token's claims but, per OIDC Core, not its
+ * signature (research/engineering.md §1.2); we verify it once with jose against the provider's
+ * JWKS, which is fetched again once when a `kid` is unknown (key rotation).
+ */
+export class OidcAdapter implements UpstreamAdapter {
+  readonly kind = 'oidc' as const
+  readonly issuer: string
+  #configuration: Promise<client.Configuration> | undefined
+  #resolved: client.Configuration | undefined
+  #jwks: JWTVerifyGetKey | undefined
+
+  constructor(private readonly opts: OidcAdapterOptions) {
+    this.issuer = opts.issuer
+  }
+
+  /** Discovery once, lazily: a provider down at our start-up must not stop the bridge. */
+  #config(): Promise<client.Configuration> {
+    this.#configuration ??= (async () => {
+      const execute = new URL(this.opts.issuer).protocol === 'http:' ? [client.allowInsecureRequests] : []
+      const config = await client.discovery(new URL(this.opts.issuer), this.opts.clientId, undefined, client.ClientSecretBasic(this.opts.clientSecret), {
+        execute,
+        timeout: this.opts.timeoutSeconds ?? 10,
+        ...(this.opts.fetch ? { [client.customFetch]: this.opts.fetch } : {}),
+      })
+      const jwksUri = config.serverMetadata().jwks_uri
+      if (!jwksUri) throw new UpstreamError('configuration', 'jwks_missing', 'the OIDC provider publishes no jwks_uri: ID token signatures cannot be checked')
+      this.#jwks = createRemoteJWKSet(new URL(jwksUri), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+        ...(this.opts.fetch ? { [joseCustomFetch]: this.opts.fetch } : {}),
+      })
+      this.#resolved = config
+      return config
+    })().catch((err: unknown) => {
+      this.#configuration = undefined
+      throw toUpstreamError(err, 'discovery')
+    })
+    return this.#configuration
+  }
+
+  async start({ redirectUri }: { redirectUri: string }): Promise<UpstreamStart> {
+    const config = await this.#config()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const codeVerifier = client.randomPKCECodeVerifier()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: this.opts.scopes,
+      state,
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+    })
+    return { url: url.href, transaction: { state, nonce, codeVerifier } }
+  }
+
+  async finish({ callbackUrl, redirectUri, transaction }: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
+    const config = await this.#config()
+    // openid-client takes redirect_uri from the URL it is given; build it from the registered one
+    // so a proxy in front of us cannot change it.
+    const current = new URL(redirectUri)
+    current.search = callbackUrl.search
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>
+    try {
+      tokens = await client.authorizationCodeGrant(config, current, {
+        expectedState: transaction.state,
+        expectedNonce: transaction.nonce,
+        idTokenExpected: true,
+        ...(transaction.codeVerifier ? { pkceCodeVerifier: transaction.codeVerifier } : {}),
+      })
+    } catch (err) {
+      throw toUpstreamError(err, 'token')
+    }
+    const idToken = tokens.id_token!
+    const metadata = config.serverMetadata()
+    const algorithms = (metadata.id_token_signing_alg_values_supported ?? ['RS256']).filter((a) => ASYMMETRIC.includes(a))
+    let claims: Record<string, unknown>
+    try {
+      claims = (await jwtVerify(idToken, this.#jwks!, { issuer: metadata.issuer, audience: this.opts.clientId, algorithms, clockTolerance: 30 })).payload
+    } catch (err) {
+      throw joseToUpstreamError(err)
+    }
+    let userinfo: Record<string, unknown>
+    try {
+      userinfo = await client.fetchUserInfo(config, tokens.access_token, String(claims.sub))
+    } catch (err) {
+      throw toUpstreamError(err, 'userinfo')
+    }
+    return this.#person({ ...claims, ...userinfo })
+  }
+
+  #person(claims: Record<string, unknown>): VerifiedPerson {
+    const names = this.opts.claims
+    const text = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null)
+    const trustedClaim = claims[names.trusted]
+    const trusted = trustedClaim === true || trustedClaim === 'true'
+    const amr = claims.amr
+    return {
+      subject: String(claims.sub),
+      issuer: this.issuer,
+      trusted,
+      // A broker does not say ЕСИА's level; a confirmed account is `PR` by definition.
+      level: trusted ? 'PR' : 'P',
+      childConsent: true,
+      lastName: text(claims.family_name) ?? '',
+      firstName: text(claims.given_name) ?? '',
+      middleName: text(claims[names.middleName]),
+      birthDate: parseDate(text(claims[names.birthdate])),
+      snils: snilsDigits(text(claims[names.snils])),
+      authMethods: (Array.isArray(amr) ? amr : amr === undefined ? [] : [amr]).filter((m): m is string => typeof m === 'string'),
+      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : null,
+    }
+  }
+
+  logoutUrl({ redirectUrl }: { redirectUrl: string }): string | undefined {
+    if (!this.#resolved?.serverMetadata().end_session_endpoint) return undefined
+    return client.buildEndSessionUrl(this.#resolved, { client_id: this.opts.clientId, post_logout_redirect_uri: redirectUrl }).href
+  }
+}
+
+/** openid-client's errors by what they mean for the person (UpstreamErrorKind). */
+function toUpstreamError(err: unknown, step: string): UpstreamError {
+  if (err instanceof UpstreamError) return err
+  if (err instanceof client.AuthorizationResponseError) {
+    const code = /ESIA-\d{6}/.exec(err.error_description ?? '')?.[0] ?? err.error
+    const kind = err.error === 'access_denied' ? 'denied' : err.error === 'temporarily_unavailable' || err.error === 'server_error' ? 'unavailable' : 'provider_error'
+    return new UpstreamError(kind, code, `the provider refused at authorization: ${err.error}`, { cause: err })
+  }
+  if (err instanceof client.ResponseBodyError) {
+    const kind = err.status >= 500 || err.error === 'temporarily_unavailable' ? 'unavailable' : 'provider_error'
+    return new UpstreamError(kind, /ESIA-\d{6}/.exec(err.error_description ?? '')?.[0] ?? err.error, `the provider refused at ${step}: ${err.error}`, { cause: err })
+  }
+  if (err instanceof client.ClientError) {
+    const cause = (err.cause as { cause?: { claim?: string } } | undefined)?.cause
+    switch (err.code) {
+      case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED': {
+        const claim = cause?.claim
+        const code = claim === 'iss' ? 'token_issuer_mismatch' : claim === 'aud' || claim === 'azp' ? 'token_audience_mismatch' : claim === 'nonce' ? 'nonce_mismatch' : 'token_claim_mismatch'
+        return new UpstreamError('invalid_response', code, `ID token ${claim ?? 'claim'} check failed`, { cause: err })
+      }
+      case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
+        return new UpstreamError('invalid_response', cause?.claim === 'exp' ? 'token_expired' : 'token_not_yet_valid', 'ID token time check failed', { cause: err })
+      case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
+        return new UpstreamError('invalid_response', step === 'userinfo' ? 'userinfo_subject_mismatch' : 'response_mismatch', `${step} answer does not match`, { cause: err })
+      case 'OAUTH_INVALID_RESPONSE': {
+        const text = `${err.message} ${(err.cause as Error | undefined)?.message ?? ''}`
+        if (/"alg"/.test(text)) return new UpstreamError('invalid_response', 'token_alg_not_allowed', 'ID token algorithm not allowed', { cause: err })
+        if (/state/.test(text)) return new UpstreamError('invalid_response', 'state_mismatch', 'the callback state is not ours', { cause: err })
+        return new UpstreamError('invalid_response', 'invalid_response', `invalid ${step} response: ${text.trim()}`, { cause: err })
+      }
+      case 'OAUTH_RESPONSE_IS_NOT_JSON':
+      case 'OAUTH_PARSE_ERROR':
+      case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
+        return new UpstreamError('unavailable', 'malformed_response', `${step}: the provider answered garbage`, { cause: err })
+      default:
+        return new UpstreamError('invalid_response', err.code ?? 'invalid_response', `${step}: ${err.message}`, { cause: err })
+    }
+  }
+  const e = err as Error
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return new UpstreamError('unavailable', 'timeout', `${step}: the provider did not answer in time`, { cause: err })
+  if (err instanceof TypeError) return new UpstreamError('unavailable', 'network_error', `${step}: ${e.message}`, { cause: err })
+  return new UpstreamError('invalid_response', 'invalid_response', `${step}: ${e.message}`, { cause: err })
+}
+
+function joseToUpstreamError(err: unknown): UpstreamError {
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new UpstreamError('invalid_response', 'token_key_unknown', 'no published key has the ID token\'s kid', { cause: err })
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UpstreamError('invalid_response', 'token_signature_invalid', 'the ID token signature does not verify', { cause: err })
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new UpstreamError('invalid_response', 'token_alg_not_allowed', 'ID token algorithm not allowed', { cause: err })
+  if (err instanceof joseErrors.JWTExpired) return new UpstreamError('invalid_response', 'token_expired', 'the ID token has expired', { cause: err })
+  if (err instanceof joseErrors.JWKSTimeout || (err as Error).name === 'TimeoutError') return new UpstreamError('unavailable', 'timeout', 'the provider\'s keys did not arrive in time', { cause: err })
+  if (err instanceof joseErrors.JOSEError) return new UpstreamError('invalid_response', 'token_invalid', `ID token: ${(err as Error).message}`, { cause: err })
+  return toUpstreamError(err, 'keys')
+}
