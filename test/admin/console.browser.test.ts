@@ -3,7 +3,10 @@ import type { Page } from 'playwright-core'
 import { findLink } from '../../src/linking/links.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { chromiumAvailable, launchChromium, listenLocally, screenshot, type ChromiumSession } from '../helpers/browser.js'
-import { auditRows, seedSchools, SCHOOL_A, SNILS, supportAccount, type Seeded } from './fixtures.js'
+import { recordFailedAttempt } from '../../src/linking/failed-attempts.js'
+import { seedDemoDirectory } from '../../src/mock-idp/seed-demo-directory.js'
+import { TEST_SECRETS } from '../helpers/app.js'
+import { auditRows, person, seedSchools, SCHOOL_A, SNILS, supportAccount, type Seeded } from './fixtures.js'
 
 /**
  * A school administrator's afternoon in the real console, in headless Chromium: sign in, find a
@@ -22,7 +25,14 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
   beforeAll(async () => {
     t = await buildTestApp()
     seeded = await seedSchools(t.db.pool)
-    account = await supportAccount(t, 'ryabtsev', 'support', [SCHOOL_A.id])
+    // The mock ЕСИА's demo directory makes the pages look like a real municipality's, with its
+    // deliberate data errors; one of them (a typo in a surname) has just failed a link.
+    await seedDemoDirectory(t.db.pool, TEST_SECRETS.snilsHmacKey)
+    await recordFailedAttempt(t.db.pool, TEST_SECRETS.snilsHmacKey, {
+      flow: 'link', reasons: ['mismatch:last_name'], journalUserId: 'u1701', organizationId: 'school-12',
+      person: person('1000701', { lastName: 'Кузнецова', firstName: 'Татьяна', middleName: 'Александровна', birthDate: '1984-07-25', snils: '22568024765' }),
+    })
+    account = await supportAccount(t, 'ryabtsev', 'support', [SCHOOL_A.id, 'school-12'])
     origin = await listenLocally(t.app)
     chromium = await launchChromium()
     page = chromium.page
@@ -41,7 +51,7 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
     await page.getByLabel('Пароль').fill(account.password)
     await page.getByRole('button', { name: 'Войти' }).click()
     await page.waitForURL(`${origin}/admin`)
-    await expect(page.getByText('неразобранных неудачных попыток').isVisible()).resolves.toBe(true)
+    await expect(page.getByText('Неразобранные попытки').isVisible()).resolves.toBe(true)
     await screenshot(page, 'admin-home')
   })
 
@@ -71,7 +81,7 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
     await page.getByRole('link', { name: 'Неудачные попытки' }).click()
     await page.getByRole('heading', { name: 'Неудачные попытки', level: 1 }).waitFor()
     await screenshot(page, 'admin-failed-attempts')
-    await page.getByRole('link', { name: 'Открыть' }).first().click()
+    await page.getByRole('row').filter({ hasText: 'Смирнов' }).getByRole('link', { name: 'Открыть' }).click()
     const differing = page.locator('tr.differs')
     expect(await differing.count()).toBe(1)
     expect(await differing.textContent()).toContain('02.01.1981')
