@@ -30,7 +30,7 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
     await seedDemoDirectory(t.db.pool, TEST_SECRETS.snilsHmacKey)
     await recordFailedAttempt(t.db.pool, TEST_SECRETS.snilsHmacKey, {
       flow: 'link', reasons: ['mismatch:last_name'], journalUserId: 'u1701', organizationId: 'school-12',
-      person: person('1000701', { lastName: 'Кузнецова', firstName: 'Татьяна', middleName: 'Александровна', birthDate: '1984-07-25', snils: '22568024765' }),
+      person: person({ subject: '1000701', lastName: 'Кузнецова', firstName: 'Татьяна', middleName: 'Александровна', birthDate: '1984-07-25', snils: '22568024765' }),
     })
     account = await supportAccount(t, 'ryabtsev', 'support', [SCHOOL_A.id, 'school-12'])
     origin = await listenLocally(t.app)

@@ -6,6 +6,7 @@ import { saveLink } from '../../src/linking/links.js'
 import { snilsCheckNumber } from '../../src/matching/snils.js'
 import type { ReasonCode } from '../../src/matching/types.js'
 import type { VerifiedPerson } from '../../src/upstream/types.js'
+import { person } from '../matching/fixtures.js'
 import { BOOTSTRAP_TOKEN, TEST_SECRETS, type TestApp } from '../helpers/app.js'
 
 /**
@@ -39,22 +40,6 @@ export const CARDS: CardInput[] = [
   { id: 'b-parent-sidorov', organization_id: SCHOOL_B.id, role: 'parent', last_name: 'Сидоров', first_name: 'Иван', middle_name: 'Ильич', birth_date: '05.06.1975' },
 ]
 
-export function person(subject: string, p: Partial<VerifiedPerson> & Pick<VerifiedPerson, 'lastName' | 'firstName'>): VerifiedPerson {
-  return {
-    subject,
-    issuer: 'http://mock-esia.test/',
-    trusted: true,
-    level: 'PR',
-    childConsent: false,
-    middleName: null,
-    birthDate: null,
-    snils: null,
-    authMethods: ['PWD'],
-    authTime: null,
-    ...p,
-  }
-}
-
 export interface Seeded {
   /** Failed attempt ids by name. */
   attempts: { smirnovBirthDate: number; petrovaLastName: number; sidorovUntrusted: number; loginNotFound: number }
@@ -81,23 +66,25 @@ export async function seedSchools(pool: Pool): Promise<Seeded> {
       // The school typed 02.01.1981; Госуслуги says 02.01.1980.
       smirnovBirthDate: await fail({
         flow: 'link', reasons: ['mismatch:birth_date'], journalUserId: 'a-parent-smirnov', organizationId: SCHOOL_A.id,
-        person: person('1000002', { lastName: 'Смирнов', firstName: 'Алексей', middleName: 'Иванович', birthDate: '1980-01-02', snils: SNILS.smirnov.replace(/\D/g, '') }),
+        person: person({ subject: '1000002', lastName: 'Смирнов', firstName: 'Алексей', middleName: 'Иванович', birthDate: '1980-01-02', snils: SNILS.smirnov.replace(/\D/g, '') }),
       }),
       petrovaLastName: await fail({
         flow: 'link', reasons: ['mismatch:last_name'], journalUserId: 'b-parent-sidorov', organizationId: SCHOOL_B.id,
-        person: person('2000002', { lastName: 'Сидорова', firstName: 'Иван', middleName: 'Ильич', birthDate: '1975-06-05' }),
+        person: person({ subject: '2000002', lastName: 'Сидорова', firstName: 'Иван', middleName: 'Ильич', birthDate: '1975-06-05' }),
       }),
       sidorovUntrusted: await fail({
         flow: 'link', reasons: ['untrusted_account'], journalUserId: 'b-parent-sidorov', organizationId: SCHOOL_B.id,
-        person: person('2000003', { lastName: 'Сидоров', firstName: 'Иван', trusted: false, level: 'P' }),
+        person: person({ subject: '2000003', lastName: 'Сидоров', firstName: 'Иван', trusted: false, level: 'P' }),
       }),
       loginNotFound: await fail({
         flow: 'login', reasons: ['not_found'],
-        person: person('3000001', { lastName: 'Орлова', firstName: 'Вера', birthDate: '1990-02-02' }),
+        person: person({ subject: '3000001', lastName: 'Орлова', firstName: 'Вера', birthDate: '1990-02-02' }),
       }),
     },
   }
 }
+
+export { person }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 export const BOOTSTRAP = bearer(BOOTSTRAP_TOKEN)
