@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -77,8 +78,8 @@ export interface RunningMockEsia {
   registerClient(reg: MockClientRegistration): MockClient
   setFaults(partial: Partial<MockFaults>): MockFaults
   resetFaults(): MockFaults
-  /** A new signing key signs from now on; the previous one stays published unless `keepPrevious: false`. */
-  rotateSigningKey(opts?: { keepPrevious?: boolean }): Promise<MockKey>
+  /** A new (or the given) signing key signs from now on; the previous one stays published unless `keepPrevious: false`. */
+  rotateSigningKey(opts?: { keepPrevious?: boolean; key?: KeyObject }): Promise<MockKey>
   close(): Promise<void>
 }
 

@@ -19,6 +19,8 @@ export interface UpstreamDeps {
   fetch?: typeof fetch
   /** How soon a remote key set may be fetched again for an unknown key (default 30 s; 1 s for the mock). */
   tokenKeysCooldownMs?: number
+  /** Back-channel timeout per call to the provider (default 10 s). */
+  timeoutMs?: number
 }
 
 /**
@@ -29,11 +31,16 @@ export interface UpstreamDeps {
 export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps = {}): Promise<UpstreamAdapter> {
   const { kind, esia, oidc } = config.idp
   const fetchOpt = deps.fetch ? { fetch: deps.fetch } : {}
+  const timeoutOpt = deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}
   if (kind === 'oidc') {
     if (!oidc.issuer || !oidc.clientId || !oidc.clientSecret) {
       throw new UpstreamError('configuration', 'oidc_incomplete', 'IDP_KIND=oidc needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET')
     }
-    return new OidcAdapter({ issuer: oidc.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scopes: oidc.scopes, claims: oidc.claims, ...fetchOpt })
+    return new OidcAdapter({
+      issuer: oidc.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scopes: oidc.scopes, claims: oidc.claims, ...fetchOpt,
+      ...(deps.timeoutMs ? { timeoutSeconds: Math.ceil(deps.timeoutMs / 1000) } : {}),
+      ...(deps.tokenKeysCooldownMs !== undefined ? { jwksCooldownMs: deps.tokenKeysCooldownMs } : {}),
+    })
   }
   if (!esia.url) throw new UpstreamError('configuration', 'esia_url_missing', kind === 'mock' ? 'IDP_KIND=mock: ESIA_URL must point at the bundled mock ЕСИА (startBundledMockEsia sets it)' : 'ESIA_URL is required')
 
@@ -49,6 +56,7 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
       signer: createTestKeySigner(testKey, config.env),
       verifier: new TokenVerifier(keys),
       ...fetchOpt,
+      ...timeoutOpt,
     })
   }
 
@@ -66,5 +74,6 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
     signer,
     verifier: new TokenVerifier(keys, signer),
     ...fetchOpt,
+    ...timeoutOpt,
   })
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, type KeyObject } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -38,6 +38,8 @@ export async function startTestMockEsia(opts: {
   faults?: Partial<MockFaults>
   personas?: Persona[]
   codeLifetimeSeconds?: number
+  /** RS256 key the mock signs tokens with (to make a certificate of it, as ЕСИА's esia.zip has). */
+  signingKey?: KeyObject
 } = {}): Promise<TestMockEsia> {
   const testKey = generateTestKeyPair()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mock-esia-key-'))
@@ -51,6 +53,7 @@ export async function startTestMockEsia(opts: {
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.personas ? { personas: opts.personas } : {}),
     ...(opts.codeLifetimeSeconds ? { codeLifetimeSeconds: opts.codeLifetimeSeconds } : {}),
+    ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
   })
   const close = mock.close
   return Object.assign(mock, {

@@ -15,6 +15,8 @@ export interface OidcAdapterOptions {
   fetch?: typeof fetch
   /** Seconds for openid-client's HTTP calls. */
   timeoutSeconds?: number
+  /** How soon the JWKS may be fetched again for an unknown `kid` (jose's default, 30 s). */
+  jwksCooldownMs?: number
 }
 
 /** Asymmetric algorithms an ID token may be signed with; never `none`, never HMAC. */
@@ -51,7 +53,7 @@ export class OidcAdapter implements UpstreamAdapter {
       if (!jwksUri) throw new UpstreamError('configuration', 'jwks_missing', 'the OIDC provider publishes no jwks_uri: ID token signatures cannot be checked')
       this.#jwks = createRemoteJWKSet(new URL(jwksUri), {
         timeoutDuration: 5000,
-        cooldownDuration: 30_000,
+        cooldownDuration: this.opts.jwksCooldownMs ?? 30_000,
         ...(this.opts.fetch ? { [joseCustomFetch]: this.opts.fetch } : {}),
       })
       this.#resolved = config
@@ -173,9 +175,13 @@ function toUpstreamError(err: unknown, step: string): UpstreamError {
         if (/state/.test(text)) return new UpstreamError('invalid_response', 'state_mismatch', 'the callback state is not ours', { cause: err })
         return new UpstreamError('invalid_response', 'invalid_response', `invalid ${step} response: ${text.trim()}`, { cause: err })
       }
+      case 'OAUTH_RESPONSE_IS_NOT_CONFORM': {
+        // An HTTP status the protocol does not allow here (a 503 from a proxy, say).
+        const status = err.cause instanceof Response ? err.cause.status : 0
+        return new UpstreamError(status >= 400 && status < 500 ? 'provider_error' : 'unavailable', status ? `http_${status}` : 'malformed_response', `${step}: the provider answered ${status || 'garbage'}`, { cause: err })
+      }
       case 'OAUTH_RESPONSE_IS_NOT_JSON':
       case 'OAUTH_PARSE_ERROR':
-      case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
         return new UpstreamError('unavailable', 'malformed_response', `${step}: the provider answered garbage`, { cause: err })
       default:
         return new UpstreamError('invalid_response', err.code ?? 'invalid_response', `${step}: ${err.message}`, { cause: err })

@@ -1,0 +1,169 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { loadPersonas, type TokenTamper } from '../../src/mock-idp/index.js'
+import { createUpstreamAdapter, EsiaAdapter, TokenVerifier, tokenKeySource, UpstreamError, createTestKeySigner, type UpstreamAdapter, type VerifiedPerson } from '../../src/upstream/index.js'
+import { testConfig } from '../helpers/app.js'
+import { BRIDGE_CALLBACK, loginAtMock, SCOPES_WITH_KIDS, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { expectedPerson } from './expected-person.js'
+
+let mock: TestMockEsia
+let adapter: UpstreamAdapter
+const keyFetches: string[] = []
+const countingFetch: typeof fetch = (input, init) => {
+  if (String(input).endsWith('/public/keys.json')) keyFetches.push(String(input))
+  return fetch(input, init)
+}
+
+beforeAll(async () => {
+  mock = await startTestMockEsia()
+  adapter = await createUpstreamAdapter(testConfig(mock.bridgeEnv('mock', { scopes: SCOPES_WITH_KIDS })), {
+    testSigningKey: mock.testKey.privateKey, fetch: countingFetch, tokenKeysCooldownMs: 0, timeoutMs: 2000,
+  })
+})
+afterAll(() => mock.close())
+afterEach(() => mock.resetFaults())
+
+async function login(persona: string, opts: { adapter?: UpstreamAdapter; decline?: boolean; spoil?: (callback: URL) => void } = {}): Promise<VerifiedPerson> {
+  const a = opts.adapter ?? adapter
+  const started = await a.start({ redirectUri: BRIDGE_CALLBACK })
+  const callback = await loginAtMock(started.url, persona, { decline: opts.decline ?? false })
+  opts.spoil?.(callback)
+  return a.finish({ callbackUrl: callback, redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
+}
+
+const rejection = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => {
+  expect(err).toBeInstanceOf(UpstreamError)
+  return { kind: (err as UpstreamError).kind, code: (err as UpstreamError).code }
+})
+
+describe('the mock adapter (the esia adapter against the bundled mock) — a happy path for every persona', () => {
+  for (const persona of loadPersonas().filter((p) => p.behaviour !== 'decline')) {
+    it(`${persona.id}: ${persona.description}`, async () => {
+      const person = await login(persona.id)
+      expect(person).toMatchObject({ ...expectedPerson(persona, { kids: true, esia: true }), issuer: `${mock.url}/`, authMethods: ['PWD'] })
+      expect(person.authTime).toBeGreaterThan(0)
+    })
+  }
+
+  it('declines: the person who presses «Отказать» ends as a typed refusal, ESIA-007004', async () => {
+    expect(await rejection(login('declines'))).toEqual({ kind: 'denied', code: 'ESIA-007004' })
+  })
+
+  it('the authorization request is ЕСИА\'s v2/ac: UUID state, ЕСИА timestamp, certificate hash, no PKCE by default', async () => {
+    const { url, transaction } = await adapter.start({ redirectUri: BRIDGE_CALLBACK })
+    const q = new URL(url).searchParams
+    expect(new URL(url).pathname).toBe('/aas/oauth2/v2/ac')
+    expect(q.get('state')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(q.get('timestamp')).toMatch(/^\d{4}\.\d{2}\.\d{2} \d{2}:\d{2}:\d{2} \+0000$/)
+    expect(q.get('client_certificate_hash')).toBe(mock.testKey.certHash)
+    expect(q.get('client_secret')).toMatch(/^[A-Za-z0-9_-]{86}$/)
+    expect(q.get('code_challenge')).toBeNull()
+    expect(transaction.codeVerifier).toBeNull()
+    expect(q.get('nonce')).toBe(transaction.nonce)
+  })
+
+  it('tolerates ЕСИА\'s quirks: expires_in as a string, oids as strings, a nonce echoed back', async () => {
+    mock.setFaults({ expiresInAsString: true, oidAsString: true, echoNonce: true })
+    expect(await login('parent-two-schools')).toMatchObject({ subject: '1000300001', trusted: true })
+  })
+
+  it('sends PKCE when configured to, and the mock checks it', async () => {
+    const pkce = new EsiaAdapter({
+      kind: 'mock', url: mock.url, clientId: mock.clientId, scopes: 'openid fullname', certHash: mock.testKey.certHash,
+      signer: createTestKeySigner(mock.testKey.privateKey, 'test'), verifier: new TokenVerifier(await tokenKeySource(mock.keysUrl)), pkce: true,
+    })
+    const started = await pkce.start({ redirectUri: BRIDGE_CALLBACK })
+    expect(new URL(started.url).searchParams.get('code_challenge_method')).toBe('S256')
+    const person = await pkce.finish({ callbackUrl: await loginAtMock(started.url, 'no-patronymic'), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
+    expect(person).toMatchObject({ lastName: 'Ли', middleName: null })
+  })
+
+  it('follows a signing-key rotation: an unknown key makes it fetch the keys again, once', async () => {
+    await login('journal-typo')
+    const before = keyFetches.length
+    await mock.rotateSigningKey({ keepPrevious: false })
+    expect(await login('journal-typo')).toMatchObject({ subject: '1000300008' })
+    expect(keyFetches.length).toBe(before + 1)
+    expect(await login('journal-typo')).toMatchObject({ subject: '1000300008' })
+    expect(keyFetches.length).toBe(before + 1)
+  })
+
+  it('builds ЕСИА\'s logout URL with redirect_url', () => {
+    const url = new URL(adapter.logoutUrl!({ redirectUrl: 'http://bridge.test/' })!)
+    expect(url.pathname).toBe('/idp/ext/Logout')
+    expect(Object.fromEntries(url.searchParams)).toEqual({ client_id: mock.clientId, redirect_url: 'http://bridge.test/' })
+  })
+})
+
+describe('each bad answer is rejected with a typed error', () => {
+  const tampered: [TokenTamper, string][] = [
+    ['bad-signature', 'token_signature_invalid'],
+    ['wrong-issuer', 'token_issuer_mismatch'],
+    ['wrong-audience', 'token_audience_mismatch'],
+    ['expired', 'token_expired'],
+    ['alg-none', 'token_alg_not_allowed'],
+    ['hs256-public-key', 'token_alg_not_allowed'],
+    ['unknown-kid', 'token_key_unknown'],
+    ['state-mismatch', 'state_mismatch'],
+    ['subject-mismatch', 'token_subject_mismatch'],
+    ['nonce-mismatch', 'nonce_mismatch'],
+  ]
+  for (const [tamper, code] of tampered) {
+    it(`${tamper} → invalid_response ${code}`, async () => {
+      mock.setFaults({ tamper })
+      expect(await rejection(login('parent-two-schools'))).toEqual({ kind: 'invalid_response', code })
+    })
+  }
+
+  it('a callback whose state is not this browser\'s → state_mismatch, before any token request', async () => {
+    expect(await rejection(login('parent-two-schools', { spoil: (cb) => cb.searchParams.set('state', crypto.randomUUID()) }))).toEqual({ kind: 'invalid_response', code: 'state_mismatch' })
+  })
+
+  it('an ЕСИА error on the redirect → its code, typed by what the person can do', async () => {
+    expect(await rejection(login('teacher-parent', { decline: true }))).toEqual({ kind: 'denied', code: 'ESIA-007004' })
+    const strict = await startTestMockEsia({ confirmedOnly: true })
+    try {
+      const a = await createUpstreamAdapter(testConfig(strict.bridgeEnv('mock')), { testSigningKey: strict.testKey.privateKey })
+      expect(await rejection(login('standard-account', { adapter: a }))).toEqual({ kind: 'denied', code: 'ESIA-007055' })
+    } finally {
+      await strict.close()
+    }
+  })
+
+  it('503 / ESIA-007008 from the token endpoint → unavailable', async () => {
+    mock.setFaults({ tokenUnavailable: true })
+    expect(await rejection(login('parent-two-schools'))).toEqual({ kind: 'unavailable', code: 'ESIA-007008' })
+  })
+
+  it('malformed JSON from the token endpoint or /rs/prns → unavailable', async () => {
+    mock.setFaults({ malformedJson: 'token' })
+    expect(await rejection(login('parent-two-schools'))).toEqual({ kind: 'unavailable', code: 'malformed_response' })
+    mock.setFaults({ malformedJson: 'person' })
+    expect(await rejection(login('parent-two-schools'))).toEqual({ kind: 'unavailable', code: 'malformed_response' })
+  })
+
+  it('a provider slower than the timeout → unavailable', async () => {
+    mock.setFaults({ latencyMs: 2500 })
+    expect(await rejection(login('parent-two-schools'))).toEqual({ kind: 'unavailable', code: 'timeout' })
+  })
+
+  it('a signature the mock cannot verify (wrong key) comes back as ESIA-007053', async () => {
+    const { generateTestKeyPair } = await import('../../src/upstream/index.js')
+    const stranger = await createUpstreamAdapter(testConfig(mock.bridgeEnv('mock')), { testSigningKey: generateTestKeyPair().privateKey })
+    // A foreign key also has a foreign certificate hash: ЕСИА refuses it the same way.
+    expect(await rejection(login('parent-two-schools', { adapter: stranger }))).toEqual({ kind: 'provider_error', code: 'ESIA-007053' })
+  })
+})
+
+describe('the esia adapter as production configures it, pointed at the mock', () => {
+  it('IDP_KIND=esia with ESIA_SIGNER=test-key, the key file and the mock\'s keys as ESIA_TOKEN_KEYS', async () => {
+    const esia = await createUpstreamAdapter(testConfig(mock.bridgeEnv('esia')))
+    expect(esia.kind).toBe('esia')
+    expect(await login('esia-test-snils', { adapter: esia })).toMatchObject({ subject: '1000300011', snils: '00000060006', trusted: true })
+  })
+
+  it('refuses the test-key signer in production and a scope without openid', async () => {
+    expect(() => createTestKeySigner(mock.testKey.privateKey, 'production')).toThrow(/refused in production/)
+    await expect(createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('mock'), ESIA_SCOPES: 'fullname snils' }), { testSigningKey: mock.testKey.privateKey }))
+      .rejects.toMatchObject({ kind: 'configuration', code: 'scope_without_openid' })
+  })
+})

@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process'
+import { createPublicKey, sign, verify, X509Certificate } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { createCommandSigner, createHttpSigner, createUpstreamAdapter, tokenKeySource, TokenVerifier, UpstreamError, type UpstreamAdapter } from '../../src/upstream/index.js'
+import { testConfig } from '../helpers/app.js'
+import { BRIDGE_CALLBACK, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+
+let mock: TestMockEsia
+beforeAll(async () => {
+  mock = await startTestMockEsia()
+})
+afterAll(() => mock.close())
+
+/** OpenSSL cannot sign from a pipe in one shot (`-rawin` needs the size), so the wrapper spools stdin to a temp file. */
+const opensslSign = (keyFile: string) =>
+  `f=$(mktemp) && cat > "$f" && openssl pkeyutl -sign -rawin -inkey '${keyFile}' -in "$f"; rc=$?; rm -f "$f"; exit $rc`
+
+async function loginWith(adapter: UpstreamAdapter, persona: string) {
+  const started = await adapter.start({ redirectUri: BRIDGE_CALLBACK })
+  return adapter.finish({ callbackUrl: await loginAtMock(started.url, persona), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
+}
+
+const failure = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => {
+  expect(err).toBeInstanceOf(UpstreamError)
+  return { kind: (err as UpstreamError).kind, code: (err as UpstreamError).code, message: (err as Error).message }
+})
+
+describe('the command signer, with a real external program', () => {
+  it('openssl signs the ЕСИА messages and a whole login against the mock succeeds', async () => {
+    const adapter = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: opensslSign(mock.testKeyFile) }))
+    expect(await loginWith(adapter, 'shared-snils')).toMatchObject({ subject: '1000300009', lastName: 'Морозов', trusted: true })
+  })
+
+  it('a CryptoPro-like program writes the bytes reversed; ESIA_SIGNER_REVERSE=true turns them back', async () => {
+    const littleEndian = `( ${opensslSign(mock.testKeyFile)} ) | perl -0777 -pe '$_ = reverse $_'`
+    const reversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian, ESIA_SIGNER_REVERSE: 'true' }))
+    expect(await loginWith(reversed, 'double-surname')).toMatchObject({ lastName: 'Мамина-Сибирякова' })
+    // Without the flag ЕСИА (here the mock) rejects the signature, as it does in life (research/esia.md §4.1).
+    const unreversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian }))
+    expect(await failure(loginWith(unreversed, 'double-surname'))).toMatchObject({ kind: 'provider_error', code: 'ESIA-007053' })
+  })
+
+  it('gets the message on stdin, never in its arguments', async () => {
+    const signer = createCommandSigner({ command: 'cat', timeoutMs: 2000, reverse: false })
+    expect((await signer.sign('ESIABRIDGEopenid fullname2025.09.02 13:00:29 +0000')).toString()).toBe('ESIABRIDGEopenid fullname2025.09.02 13:00:29 +0000')
+  })
+
+  it('a program that hangs, fails or prints nothing is a configuration error with a reason', async () => {
+    expect(await failure(createCommandSigner({ command: 'sleep 5', timeoutMs: 200, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_timeout' })
+    const failed = await failure(createCommandSigner({ command: 'echo "no key container" >&2; exit 3', timeoutMs: 2000, reverse: false }).sign('x'))
+    expect(failed).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
+    expect(failed.message).toContain('exited with 3: no key container')
+    expect(await failure(createCommandSigner({ command: 'true', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
+    expect(await failure(createCommandSigner({ command: '/nonexistent/signer', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
+  })
+})
+
+describe('the http signer, against a small signing service', () => {
+  let server: Server
+  let url: string
+  let answer: 'raw' | 'json' | 'error' = 'raw'
+  const privateKey = () => mock.testKey.privateKey
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const body = Buffer.concat(chunks)
+        if (answer === 'error') return void res.writeHead(500).end('HSM offline')
+        if (req.headers['content-type'] === 'application/json') {
+          // verify: the stand-in certificate's Ed25519 key checks the signature.
+          const { verify: v } = JSON.parse(body.toString()) as { verify: { signing_input: string; signature: string; certificate: string } }
+          const valid = verify(null, Buffer.from(v.signing_input, 'base64url'), new X509Certificate(v.certificate).publicKey, Buffer.from(v.signature, 'base64url'))
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ valid }))
+        }
+        const signature = sign(null, body, privateKey())
+        if (answer === 'json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ signature: signature.toString('base64') }))
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(signature)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sign`
+  })
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  it('POSTs the message and takes raw bytes or JSON {signature}; logins succeed either way', async () => {
+    const adapter = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'http', ESIA_SIGNER_URL: url }))
+    answer = 'raw'
+    expect(await loginWith(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
+    answer = 'json'
+    expect(await loginWith(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
+  })
+
+  it('a failing service is a configuration error', async () => {
+    answer = 'error'
+    expect(await failure(createHttpSigner({ url, timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
+    expect(await failure(createHttpSigner({ url: 'http://127.0.0.1:9/sign', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
+    answer = 'raw'
+  })
+
+  it('verifies a GOST-signed token through the service (verify contract)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gost-standin-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(`${dir}/key.pem`, mock.testKey.privatePem)
+    // An Ed25519 certificate stands in for ЕСИА's GOST one: Node cannot use it as RSA, so it goes to the signer's crypto.
+    execFileSync('openssl', ['req', '-x509', '-new', '-key', `${dir}/key.pem`, '-subj', '/CN=GOST stand-in', '-days', '2', '-out', `${dir}/gost.cer`])
+    const signer = createHttpSigner({ url, timeoutMs: 2000, reverse: false })
+    const verifier = new TokenVerifier(await tokenKeySource(`${dir}/gost.cer`), signer)
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+    const input = `${b64({ ver: 0, typ: 'JWT', sbt: 'id', alg: 'GOST3410_2012_256' })}.${b64({ sub: 1000300001 })}`
+    const token = `${input}.${sign(null, Buffer.from(input), mock.testKey.privateKey).toString('base64url')}`
+    expect(JSON.parse(Buffer.from(await verifier.verify(token)).toString())).toEqual({ sub: 1000300001 })
+    const forged = `${input}.${Buffer.alloc(64, 7).toString('base64url')}`
+    expect(await failure(verifier.verify(forged))).toMatchObject({ kind: 'invalid_response', code: 'token_signature_invalid' })
+    // Without a signer that can verify GOST, a GOST token's algorithm is simply not allowed.
+    expect(await failure(new TokenVerifier(await tokenKeySource(`${dir}/gost.cer`)).verify(token))).toMatchObject({ code: 'token_alg_not_allowed' })
+    expect(createPublicKey(mock.testKey.privatePem).asymmetricKeyType).toBe('ed25519')
+  })
+})
