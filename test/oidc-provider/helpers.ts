@@ -27,8 +27,10 @@ export async function buildListeningApp(opts: Parameters<typeof buildTestApp>[0]
   return { ...t, url }
 }
 
-export async function seedCard(db: Queryable, card: CardInput, org = { id: card.organization_id, name: 'Школа № 1', kind: 'school' as const }): Promise<void> {
-  await upsertOrganization(db, org)
+/** A journal card through the directory's own rules; its organisation is created when missing. */
+export async function seedCard(db: Queryable, card: CardInput): Promise<void> {
+  const { rows } = await db.query('SELECT 1 FROM organizations WHERE id = $1', [card.organization_id])
+  if (rows.length === 0) await upsertOrganization(db, { id: card.organization_id, name: 'Школа № 1', kind: 'school' })
   const v = validateCard(card, { snilsKey: TEST_SECRETS.snilsHmacKey })
   if (!v.ok) throw new Error(v.rejection.message)
   await upsertCard(db, v.row)

@@ -1,0 +1,52 @@
+import pino from 'pino'
+import { buildApp, type App } from '../../src/app.js'
+import type { Config } from '../../src/config.js'
+import { loggerOptions } from '../../src/logging.js'
+import { seedDemoDirectory } from '../../src/mock-idp/seed-demo-directory.js'
+import { ClientRegistry } from '../../src/oidc-provider/clients.js'
+import { createUpstreamAdapter } from '../../src/upstream/index.js'
+import { JOURNAL_CLIENT, LogCapture, TEST_SECRETS, testConfig } from '../helpers/app.js'
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
+import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { freePort } from '../oidc-provider/helpers.js'
+
+export interface FlowWorld {
+  app: App
+  db: TestDatabase
+  config: Config
+  logs: LogCapture
+  mock: TestMockEsia
+  /** The bridge's own address (PUBLIC_URL); it listens there, so stock clients can fetch its JWKS. */
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * The real bridge listening on a random port, talking to the bundled mock ЕСИА through the adapter
+ * IDP_KIND names, on a fresh database holding the mock's demo directory.
+ */
+export async function startFlowWorld(opts: { env?: Record<string, string> } = {}): Promise<FlowWorld> {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const mock = await startTestMockEsia({ redirectUris: [`${url}/auth/callback`] })
+  const db = await createTestDatabase()
+  const config = testConfig({ DATABASE_URL: db.url, PUBLIC_URL: url, ...mock.bridgeEnv('mock'), ...opts.env })
+  const logs = new LogCapture()
+  const upstream = await createUpstreamAdapter(config)
+  const app = await buildApp({ config, pool: db.pool, clients: new ClientRegistry([JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })
+  await app.listen({ port, host: '127.0.0.1' })
+  await seedDemoDirectory(db.pool, TEST_SECRETS.snilsHmacKey)
+  return {
+    app,
+    db,
+    config,
+    logs,
+    mock,
+    url,
+    async close() {
+      await app.close()
+      await mock.close()
+      await db.drop()
+    },
+  }
+}
