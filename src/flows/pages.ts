@@ -45,10 +45,11 @@ export const SITUATIONS = {
   },
 } satisfies Record<string, Situation>
 
-function messageBody(message: Situation, level: 'h1' | 'h2'): Html {
-  const heading = level === 'h1' ? html`<h1 id="page-title">${message.title}</h1>` : html`<h2>${message.title}</h2>`
-  return html`${heading}
-<p>${message.text}</p>
+function messageBody(message: Situation, first: boolean): Html {
+  // Only the first message's sentence is announced (role=alert), not the whole list of steps.
+  const what = first ? html`<div class="notice error" role="alert"><p>${message.text}</p></div>` : html`<p>${message.text}</p>`
+  return html`${first ? html`<h1 id="page-title">${message.title}</h1>` : html`<h2>${message.title}</h2>`}
+${what}
 ${message.steps.length > 0 ? html`<h2 class="steps-title">Что делать</h2><ol class="steps">${message.steps.map((s) => html`<li>${s}</li>`)}</ol>` : ''}`
 }
 
@@ -56,11 +57,11 @@ ${message.steps.length > 0 ? html`<h2 class="steps-title">Что делать</h
  * One page explaining one or several messages (e.g. an unconfirmed account whose names also
  * differ: the person learns everything to fix in one visit), followed by the page's buttons.
  */
-export function messagePage(messages: readonly Situation[], actions: Html | string = '', tone: 'error' | 'info' = 'error'): string {
+export function messagePage(messages: readonly Situation[], actions: Html | string = ''): string {
   const [first, ...rest] = messages
   const body = html`<section class="card" aria-labelledby="page-title">
-<div class="notice${tone === 'error' ? ' error' : ''}" role="${tone === 'error' ? 'alert' : 'status'}">${messageBody(first!, 'h1')}</div>
-${rest.map((m) => messageBody(m, 'h2'))}
+${messageBody(first!, true)}
+${rest.map((m) => messageBody(m, false))}
 ${actions ? html`<div class="actions">${actions}</div>` : ''}
 </section>`
   return page({ title: first!.title, body })
