@@ -87,8 +87,14 @@ function compareField(field: MatchField, card: JournalUserForMatching, subject: 
  * compared so that the person and support learn everything to fix in one visit (in the link flow
  * the person is already signed in to the journal as this card, so naming a differing field tells
  * them nothing new). A rejected outcome is never evidence, whatever fields agreed.
+ *
+ * Except for a child account without the parent's consent: the consent is what allows a child's
+ * data to be used at all (seed 003, «Согласия и доверенности»), and ЕСИА withholds that data then,
+ * so the adapters hand over empty names. Comparing them would only add mismatches that are not
+ * true and send the family to the school for nothing; the one thing to fix is the consent.
  */
 export function matchPrepared(card: JournalUserForMatching, subject: MatchSubject): MatchOutcome {
+  if (subject.accountReason === 'child_consent_required') return { outcome: 'rejected', reasons: ['child_consent_required'], evidence: [] }
   const evidence: MatchField[] = []
   let reasons: ReasonCode[] | null = subject.accountReason ? [subject.accountReason] : null
   for (const field of MATCH_FIELDS) {

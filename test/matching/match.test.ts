@@ -150,9 +150,15 @@ const cases: Case[] = [
     outcome: 'matched', reasons: [], evidence: ALL, strong: true,
   },
   {
-    persona: 'a pupil with a child account and no consent yet',
+    persona: 'a pupil with a child account and no consent yet: only the consent is named, no field is looked at',
     card: PETYA, person: personOf(PETYA, { level: 'KD', trusted: false, childConsent: false }),
-    outcome: 'rejected', reasons: ['child_consent_required'], evidence: ALL, strong: false,
+    outcome: 'rejected', reasons: ['child_consent_required'], evidence: [], strong: false,
+  },
+  {
+    persona: 'a pupil with a child account and no consent, whose data ЕСИА withheld (empty names): no mismatch is invented',
+    card: PETYA,
+    person: personOf(PETYA, { level: 'KD', trusted: false, childConsent: false, lastName: '', firstName: '', middleName: null, birthDate: null, snils: null }),
+    outcome: 'rejected', reasons: ['child_consent_required'], evidence: [], strong: false,
   },
   {
     persona: 'a parent who pressed on the child’s card with her own Госуслуги: every differing field, in order',

@@ -53,7 +53,7 @@ const LINKS: LinkCase[] = [
   { persona: 'standard-account', card: 'u1201', reasons: ['untrusted_account'], evidence: ALL, strong: false },
   { persona: 'simplified-account', card: 'u1301', reasons: ['untrusted_account'], evidence: ['last_name', 'first_name', 'middle_name'], strong: false },
   { persona: 'child-with-consent', card: 'u2001', reasons: [], evidence: ALL, strong: true },
-  { persona: 'child-without-consent', card: 'u2002', reasons: ['child_consent_required'], evidence: ALL, strong: false },
+  { persona: 'child-without-consent', card: 'u2002', reasons: ['child_consent_required'], evidence: [], strong: false }, // no consent: the child's data is not looked at
   { persona: 'name-with-yo', card: 'u1401', reasons: [], evidence: ALL, strong: true },
   { persona: 'double-surname', card: 'u1501', reasons: [], evidence: ALL, strong: true },
   { persona: 'no-patronymic', card: 'u1601', reasons: [], evidence: without('middle_name'), strong: true },
