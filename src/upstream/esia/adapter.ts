@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { isObject, readJson, upstreamFetch } from '../http.js'
+import { fetchBackChannel, isObject, keepAliveBackChannel, parseJson, upstreamRequest, type BackChannel } from '../http.js'
 import type { EsiaSigner } from '../signers/types.js'
 import { UpstreamError, type UpstreamAdapter, type UpstreamStart, type UpstreamTransaction, type VerifiedChild, type VerifiedPerson } from '../types.js'
 import { checkIdToken, readAccessToken } from './claims.js'
@@ -41,7 +41,7 @@ export class EsiaAdapter implements UpstreamAdapter {
   readonly kind: 'esia' | 'mock'
   readonly issuer: string
   readonly #issuers: ReadonlySet<string>
-  readonly #fetch: typeof fetch
+  readonly #http: BackChannel
   readonly #timeoutMs: number
 
   constructor(private readonly opts: EsiaAdapterOptions) {
@@ -52,7 +52,7 @@ export class EsiaAdapter implements UpstreamAdapter {
     const { canonical, accepted } = esiaIssuers(opts.url)
     this.issuer = canonical
     this.#issuers = accepted
-    this.#fetch = opts.fetch ?? fetch
+    this.#http = opts.fetch ? fetchBackChannel(opts.fetch) : keepAliveBackChannel
     this.#timeoutMs = opts.timeoutMs ?? 10_000
   }
 
@@ -147,13 +147,14 @@ export class EsiaAdapter implements UpstreamAdapter {
       token_type: 'Bearer',
       ...(transaction.codeVerifier ? { code_verifier: transaction.codeVerifier } : {}),
     })
-    const response = await upstreamFetch(this.#fetch, `${this.opts.url}/aas/oauth2/v3/te`, {
+    const response = await upstreamRequest(this.#http, `${this.opts.url}/aas/oauth2/v3/te`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body,
-    }, this.#timeoutMs, 'ЕСИА token endpoint')
-    const json = await readJson(response, 'ЕСИА token endpoint')
-    if (!response.ok) {
+      body: body.toString(),
+      timeoutMs: this.#timeoutMs,
+    }, 'ЕСИА token endpoint')
+    const json = parseJson(response, 'ЕСИА token endpoint')
+    if (response.status !== 200) {
       if (isObject(json) && typeof json.error === 'string') {
         throw esiaError(json.error, typeof json.error_description === 'string' ? json.error_description : undefined, 'the token endpoint')
       }
@@ -169,18 +170,13 @@ export class EsiaAdapter implements UpstreamAdapter {
   }
 
   async #rest(path: string, accessToken: string): Promise<{ status: number; body: unknown }> {
-    const response = await upstreamFetch(this.#fetch, `${this.opts.url}${path}`, {
+    const response = await upstreamRequest(this.#http, `${this.opts.url}${path}`, {
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
-    }, this.#timeoutMs, 'ЕСИА REST')
-    if (response.status === 401 || response.status === 403 || response.status === 404) {
-      await response.body?.cancel()
-      return { status: response.status, body: undefined }
-    }
-    if (!response.ok) {
-      await response.body?.cancel()
-      throw new UpstreamError('unavailable', `http_${response.status}`, `ЕСИА REST answered ${response.status}`)
-    }
-    return { status: response.status, body: await readJson(response, 'ЕСИА REST') }
+      timeoutMs: this.#timeoutMs,
+    }, 'ЕСИА REST')
+    if (response.status === 401 || response.status === 403 || response.status === 404) return { status: response.status, body: undefined }
+    if (response.status !== 200) throw new UpstreamError('unavailable', `http_${response.status}`, `ЕСИА REST answered ${response.status}`)
+    return { status: 200, body: parseJson(response, 'ЕСИА REST') }
   }
 
   /**

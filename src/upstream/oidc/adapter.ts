@@ -2,6 +2,7 @@ import * as client from 'openid-client'
 import { createRemoteJWKSet, customFetch as joseCustomFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import { parseDate } from '../../matching/dates.js'
 import { snilsDigits } from '../../matching/snils.js'
+import { keepAliveFetch } from '../keep-alive-fetch.js'
 import { UpstreamError, type UpstreamAdapter, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
 
 export interface OidcAdapterOptions {
@@ -11,7 +12,7 @@ export interface OidcAdapterOptions {
   scopes: string
   /** Claim names of the broker for the fields ЕСИА has and OIDC does not name (DESIGN.md §Upstream). */
   claims: { snils: string; birthdate: string; middleName: string; trusted: string }
-  /** For tests and proxies; Node's global fetch otherwise. */
+  /** For tests and proxies; `keepAliveFetch` otherwise. */
   fetch?: typeof fetch
   /** Seconds for openid-client's HTTP calls. */
   timeoutSeconds?: number
@@ -47,14 +48,14 @@ export class OidcAdapter implements UpstreamAdapter {
       const config = await client.discovery(new URL(this.opts.issuer), this.opts.clientId, undefined, client.ClientSecretBasic(this.opts.clientSecret), {
         execute,
         timeout: this.opts.timeoutSeconds ?? 10,
-        ...(this.opts.fetch ? { [client.customFetch]: this.opts.fetch } : {}),
+        [client.customFetch]: this.opts.fetch ?? keepAliveFetch,
       })
       const jwksUri = config.serverMetadata().jwks_uri
       if (!jwksUri) throw new UpstreamError('configuration', 'jwks_missing', 'the OIDC provider publishes no jwks_uri: ID token signatures cannot be checked')
       this.#jwks = createRemoteJWKSet(new URL(jwksUri), {
         timeoutDuration: 5000,
         cooldownDuration: this.opts.jwksCooldownMs ?? 30_000,
-        ...(this.opts.fetch ? { [joseCustomFetch]: this.opts.fetch } : {}),
+        [joseCustomFetch]: this.opts.fetch ?? keepAliveFetch,
       })
       this.#resolved = config
       return config

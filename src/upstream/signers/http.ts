@@ -1,3 +1,4 @@
+import { fetchBackChannel, keepAliveBackChannel, type BackChannel, type BackChannelResponse } from '../http.js'
 import { UpstreamError } from '../types.js'
 import { reverseBytes, type EsiaSigner } from './types.js'
 
@@ -17,36 +18,36 @@ export interface HttpSignerOptions {
  *  - verify: `POST {ESIA_SIGNER_URL}` with JSON `{"verify": {"alg", "signing_input", "signature",
  *            "certificate"}}` (base64url bytes, PEM certificate); answer JSON `{"valid": true|false}`.
  *            Needed only when ЕСИА signs tokens with GOST instead of RS256.
+ * Two signatures per login travel this way, so it uses the same keep-alive transport as the rest
+ * of the back channel.
  */
 export function createHttpSigner(opts: HttpSignerOptions): EsiaSigner {
-  const doFetch = opts.fetch ?? fetch
-  const post = async (body: Buffer | string, contentType: string): Promise<Response> => {
-    let response: Response
+  const http: BackChannel = opts.fetch ? fetchBackChannel(opts.fetch) : keepAliveBackChannel
+  const post = async (body: string, contentType: string): Promise<BackChannelResponse> => {
+    let response: BackChannelResponse
     try {
-      response = await doFetch(opts.url, {
-        method: 'POST',
-        headers: { 'content-type': contentType, accept: 'application/octet-stream, application/json' },
-        body,
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      })
+      response = await http(opts.url, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/octet-stream, application/json' }, body, timeoutMs: opts.timeoutMs })
     } catch (err) {
       const timeout = (err as Error).name === 'TimeoutError'
       throw new UpstreamError('configuration', timeout ? 'signer_timeout' : 'signer_failed',
         timeout ? `ESIA_SIGNER_URL did not answer within ${opts.timeoutMs} ms` : `ESIA_SIGNER_URL is unreachable: ${(err as Error).message}`, { cause: err })
     }
-    if (!response.ok) {
-      await response.body?.cancel()
-      throw new UpstreamError('configuration', 'signer_failed', `ESIA_SIGNER_URL answered ${response.status}`)
-    }
+    if (response.status !== 200) throw new UpstreamError('configuration', 'signer_failed', `ESIA_SIGNER_URL answered ${response.status}`)
     return response
+  }
+  const json = (response: BackChannelResponse): unknown => {
+    try {
+      return JSON.parse(response.body.toString('utf8'))
+    } catch {
+      return null
+    }
   }
   return {
     kind: 'http',
     async sign(message) {
-      const response = await post(Buffer.from(message, 'utf8'), 'application/octet-stream')
-      const signature = (response.headers.get('content-type') ?? '').includes('json')
-        ? signatureFromJson(await response.json().catch(() => null))
-        : Buffer.from(await response.arrayBuffer())
+      // The message is ASCII-safe UTF-8 text; sent as its bytes.
+      const response = await post(message, 'application/octet-stream')
+      const signature = response.contentType.includes('json') ? signatureFromJson(json(response)) : response.body
       if (signature.length === 0) throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL returned an empty signature')
       return opts.reverse ? reverseBytes(signature) : signature
     },
@@ -54,7 +55,7 @@ export function createHttpSigner(opts: HttpSignerOptions): EsiaSigner {
       const response = await post(JSON.stringify({
         verify: { alg, signing_input: signingInput.toString('base64url'), signature: signature.toString('base64url'), certificate },
       }), 'application/json')
-      const body = (await response.json().catch(() => null)) as { valid?: unknown } | null
+      const body = json(response) as { valid?: unknown } | null
       if (typeof body?.valid !== 'boolean') throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL verify answer lacks a boolean "valid"')
       return body.valid
     },
