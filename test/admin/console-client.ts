@@ -38,6 +38,21 @@ export class ConsoleClient {
     )
   }
 
+  /** A form with a file (multipart/form-data), as a browser sends `<input type=file>`. */
+  async postFile(url: string, fields: Record<string, string>, file: { field: string; name: string; type: string; content: Buffer | string }): Promise<LightMyRequestResponse> {
+    const boundary = `----esia-bridge-test-${Date.now().toString(16)}`
+    const parts: Buffer[] = []
+    for (const [k, v] of Object.entries({ _csrf: this.csrf, ...fields })) {
+      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`))
+    }
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.name}"\r\nContent-Type: ${file.type}\r\n\r\n`))
+    parts.push(Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content))
+    parts.push(Buffer.from(`\r\n--${boundary}--\r\n`))
+    return this.remember(
+      await this.app.inject({ method: 'POST', url, payload: Buffer.concat(parts), headers: { cookie: this.cookieHeader(), 'content-type': `multipart/form-data; boundary=${boundary}` } }),
+    )
+  }
+
   async login(login: string, password: string): Promise<LightMyRequestResponse> {
     await this.get('/admin/login')
     return this.post('/admin/login', { login, password })

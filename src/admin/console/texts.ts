@@ -42,6 +42,15 @@ export const ERRORS: Record<string, string> = {
   file_required: 'Выберите файл CSV.',
   file_too_large: 'Файл слишком большой для загрузки через консоль. Разделите его на части или загрузите через API.',
   import_expired: 'Проверенный файл больше не хранится (прошло больше 30 минут). Загрузите его снова.',
+  organization_required: 'Для режима «Заменить список организации» выберите организацию.',
+  empty_file: 'Файл пустой.',
+  bad_header: 'Первая строка файла должна быть заголовком: Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор.',
+  unsupported_charset: 'Кодировка файла не поддерживается: сохраните его в UTF-8 или Windows-1251.',
+  undecodable: 'Не удалось прочитать текст файла: сохраните его в UTF-8 или Windows-1251.',
+  malformed_csv: 'Файл CSV повреждён (например, не закрыта кавычка). Сохраните его из таблицы заново как «CSV (разделители — точка с запятой)».',
+  malformed_ndjson: 'Файл NDJSON повреждён: в каждой строке должен быть один объект JSON.',
+  too_large: 'Файл слишком большой для загрузки через консоль. Разделите его на части или загрузите через API.',
+  unsupported_media_type: 'Отправьте файл CSV.',
   internal_error: 'Что-то пошло не так. Повторите через минуту; если не получится, сообщите администратору номер запроса.',
 }
 
@@ -113,7 +122,8 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.failed_attempt_viewed': 'Просмотр неудачной попытки',
   'support.failed_attempt_resolved': 'Попытка разобрана',
   'support.export': 'Выгрузка данных',
-  'support.import': 'Пакетное обновление',
+  'support.import': 'Пакетное обновление (поддержка)',
+  'directory.import': 'Пакетное обновление справочника',
   'support.login': 'Вход в консоль',
   'support.login_failed': 'Неудачный вход в консоль',
   'support.logout': 'Выход из консоли',
@@ -122,6 +132,27 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.password_changed': 'Пароль изменён',
   'support.token_created': 'API-токен создан',
   'support.token_revoked': 'API-токен отозван',
+}
+
+/** Why an import refused a row (codes of src/directory/import/report.ts), as a school reads it. */
+export const REJECTIONS: Record<string, string> = {
+  missing_id: 'Не указан идентификатор',
+  invalid_id: 'Идентификатор длиннее 128 знаков или содержит служебные символы',
+  invalid_characters: 'В одном из полей есть служебные символы',
+  missing_organization: 'Не указана организация',
+  unknown_role: 'Неизвестная роль: нужна «Родитель», «Обучающийся», «Сотрудник» или «Администратор»',
+  missing_last_name: 'Не указана фамилия',
+  missing_first_name: 'Не указано имя',
+  invalid_birth_date: 'Дата рождения не в формате ДД.ММ.ГГГГ, или такого дня нет',
+  invalid_snils: 'В СНИЛС должно быть 11 цифр',
+  snils_checksum: 'Контрольная сумма СНИЛС не сходится: проверьте номер',
+  wrong_column_count: 'Число столбцов в строке не совпадает с заголовком',
+  invalid_field: 'Значение неверного типа',
+  duplicate_id: 'Этот идентификатор уже встречался выше в файле',
+  unknown_organization: 'Такой организации нет в справочнике',
+  organization_out_of_scope: 'Организация вне вашей области доступа',
+  organization_mismatch: 'В режиме «Заменить список» все строки должны относиться к выбранной организации',
+  link_conflict: 'Карточка связана с Госуслугами, а эта учётная запись уже занимает ту же организацию и роль через другую карточку',
 }
 
 export const eventLabel = (type: string): string => EVENT_TYPES[type] ?? type
