@@ -1,17 +1,24 @@
 import closeWithGrace from 'close-with-grace'
 import path from 'node:path'
+import { ensureDemoAdmin } from './admin/accounts.js'
 import { buildApp } from './app.js'
 import { buildConfig, ConfigError, parseEnv } from './config.js'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js'
 import { migrate } from './db/migrate.js'
 import { createPool } from './db/pool.js'
+import { startDemoJournal, type RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
+import { startBundledMockEsia } from './mock-idp/bridge-client.js'
+import { seedDemoDirectory } from './mock-idp/seed-demo-directory.js'
 import { ClientRegistry, demoClient, loadClientsFile } from './oidc-provider/clients.js'
 import { resolveSecrets } from './secrets.js'
+import { createUpstreamAdapter } from './upstream/index.js'
 
 /**
  * Entry point: configuration, database (external or embedded), migrations, listen, graceful
- * shutdown. Everything the service does is in `app.ts`.
+ * shutdown. With IDP_KIND=mock (the default in development) it also starts the bundled mock ЕСИА
+ * and the demo journal with demo data, so `npm start` shows the whole product; with esia or oidc
+ * it starts the bridge alone, as production does. Everything the bridge does is in `app.ts`.
  */
 async function main(): Promise<void> {
   const env = parseEnv(process.env)
@@ -30,21 +37,52 @@ async function main(): Promise<void> {
   const pool = createPool(databaseUrl)
 
   const demoJournalUrl = `http://localhost:${config.demoJournalPort}`
+  const demo = dev && config.idp.kind === 'mock' && !config.clientsFile ? dev : undefined
   const clientEntries = config.clientsFile ? await loadClientsFile(config.clientsFile) : dev ? [demoClient(demoJournalUrl, dev.demoClientSecret)] : []
   const clients = new ClientRegistry(clientEntries)
 
-  const app = await buildApp({ config, pool, clients, logger: log })
+  // The mock must listen before the adapter is built: the adapter reads the mock's token keys.
+  const mock = config.idp.kind === 'mock' ? await startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) }) : undefined
+  const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey } : {})
+
+  if (demo) {
+    await seedDemoDirectory(pool, config.secrets.snilsHmacKey)
+    await ensureDemoAdmin(pool, demo.demoAdminPassword)
+  }
+
+  const app = await buildApp({ config, pool, clients, logger: log, upstream })
+  let journal: RunningDemoJournal | undefined
 
   closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error')
     else log.info({ signal }, 'shutting down')
+    await journal?.close()
     await app.close()
+    await mock?.close()
     await pool.end()
     await embedded?.stop()
   })
 
   await app.listen({ port: config.port, host: config.host })
-  const lines = [`Мост ЕСИА (bridge):  ${config.publicUrl}`, `  health:            ${config.publicUrl}/readyz`]
+  const lines = [`Мост ЕСИА (esia-bridge):      ${config.publicUrl}    (health: ${config.publicUrl}/readyz)`]
+  if (mock) lines.push(`Тестовый вход Госуслуг (mock): ${mock.url}`)
+  if (demo) {
+    journal = await startDemoJournal({
+      port: config.demoJournalPort,
+      host: config.host,
+      publicUrl: demoJournalUrl,
+      bridgeUrl: config.publicUrl,
+      clientSecret: demo.demoClientSecret,
+      logger: log.child({ component: 'demo-journal' }),
+    })
+    lines.push(
+      `Демо-журнал:                   ${journal.url}`,
+      '',
+      `Откройте ${journal.url}, войдите как ${journal.sampleLogin} (пароль: ${journal.password}), «Персональные настройки» →`,
+      '«Привязать пользователя портала гос. услуг», затем выйдите и нажмите «Войти через Госуслуги».',
+      `Консоль поддержки: ${config.publicUrl}/admin  (логин admin, пароль: ${demo.demoAdminPassword})`,
+    )
+  }
   process.stdout.write(`\n${lines.join('\n')}\n\n`)
 }
 

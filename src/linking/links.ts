@@ -111,12 +111,14 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
     )
   }
 
+  // The savepoint covers the delete too: a caller that catches the conflict and goes on must not
+  // commit the old link's removal without its audit event.
+  await tx.query('SAVEPOINT save_link')
   const previous = await tx.query<LinkRow>(`DELETE FROM links WHERE journal_user_id = $1 RETURNING ${LINK_COLUMNS}`, [input.journalUserId])
   const replaced = previous.rows[0] && toLink(previous.rows[0])
 
   let inserted
   try {
-    await tx.query('SAVEPOINT save_link')
     inserted = await tx.query<LinkRow>(
       `INSERT INTO links (journal_user_id, upstream_subject, organization_id, role, method, evidence, mismatches, trusted, level)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${LINK_COLUMNS}`,

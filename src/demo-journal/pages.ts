@@ -1,0 +1,101 @@
+import { html, type Html } from '../web/html.js'
+
+/** The demo journal's own look: a plain school-journal frame, deliberately unlike the bridge's pages. */
+export interface JournalUserView {
+  id: string
+  fullName: string
+  lastName: string
+  firstName: string
+  middleName: string | null
+  roleName: string
+  organizationName: string
+}
+
+export const ROLE_NAMES: Record<string, string> = { parent: 'Родитель', student: 'Обучающийся', staff: 'Сотрудник', admin: 'Администратор' }
+
+export function journalPage(title: string, user: JournalUserView | undefined, body: Html): string {
+  return html`<!doctype html>
+<html lang="ru">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} — Демо-журнал</title>
+<link rel="stylesheet" href="/static/journal.css">
+</head>
+<body>
+<header class="bar">
+  <a class="logo" href="/">Демо-журнал <small>электронный журнал и дневник</small></a>
+  ${user
+    ? html`<nav aria-label="Учётная запись"><span class="who">Пользователь: <a href="/settings">${user.fullName}</a> · ${user.organizationName}</span>
+      <form method="post" action="/logout" class="inline"><button type="submit" class="link">Выйти</button></form></nav>`
+    : ''}
+</header>
+<main>
+${body}
+</main>
+</body>
+</html>`.value
+}
+
+export function loginPage(opts: { error?: string; accounts: { login: string; label: string }[] }): Html {
+  return html`<section class="panel narrow">
+  <h1>Вход в Демо-журнал</h1>
+  ${opts.error ? html`<p class="alert" role="alert">${opts.error}</p>` : ''}
+  <form method="post" action="/login">
+    <label for="login">Логин</label>
+    <input id="login" name="login" type="text" autocomplete="username" required>
+    <label for="password">Пароль</label>
+    <input id="password" name="password" type="password" autocomplete="current-password" required>
+    <p><button type="submit">Войти</button></p>
+  </form>
+  <div class="or"><span>или</span></div>
+  <form method="post" action="/auth/gosuslugi">
+    <button type="submit" class="gosuslugi">Войти через Госуслуги</button>
+  </form>
+  <details class="demo">
+    <summary>Демо-учётные записи (пароль у всех: demo)</summary>
+    <ul>${opts.accounts.map((a) => html`<li><code>${a.login}</code> — ${a.label}</li>`)}</ul>
+  </details>
+</section>`
+}
+
+export function homePage(user: JournalUserView, notice?: string): Html {
+  return html`<section class="panel">
+  ${notice ? html`<p class="ok" role="status">${notice}</p>` : ''}
+  <h1>Здравствуйте, ${user.firstName}${user.middleName ? html` ${user.middleName}` : ''}!</h1>
+  <table class="facts">
+    <tr><th scope="row">Пользователь</th><td>${user.fullName}</td></tr>
+    <tr><th scope="row">Организация</th><td>${user.organizationName}</td></tr>
+    <tr><th scope="row">Роль в системе</th><td>${user.roleName}</td></tr>
+  </table>
+  <p><a href="/settings">Персональные настройки</a></p>
+</section>`
+}
+
+export function settingsPage(user: JournalUserView, link: { linked: boolean; linkedAt: string | null } | undefined, message?: { kind: 'ok' | 'alert'; text: string }): Html {
+  return html`<section class="panel">
+  <h1>Персональные настройки</h1>
+  ${message ? html`<p class="${message.kind}" role="status">${message.text}</p>` : ''}
+  <table class="facts">
+    <tr><th scope="row">Фамилия</th><td>${user.lastName}</td></tr>
+    <tr><th scope="row">Имя</th><td>${user.firstName}</td></tr>
+    <tr><th scope="row">Отчество</th><td>${user.middleName ?? '—'}</td></tr>
+    <tr><th scope="row">Роль в системе</th><td>${user.roleName}</td></tr>
+    <tr><th scope="row">Портал гос. услуг</th><td>${
+      link === undefined ? 'сведения недоступны' : link.linked ? `учётная запись привязана${link.linkedAt ? ` ${new Date(link.linkedAt).toLocaleDateString('ru-RU')}` : ''}` : 'не привязан'
+    }</td></tr>
+  </table>
+  <p class="hint">Перед привязкой проверьте правильность фамилии, имени и отчества: они должны совпадать с данными на портале Госуслуг.</p>
+  <form method="post" action="/settings/gosuslugi">
+    <button type="submit">Привязать пользователя портала гос. услуг</button>
+  </form>
+</section>`
+}
+
+export function messagePage(title: string, text: string, back: { href: string; label: string }): Html {
+  return html`<section class="panel narrow">
+  <h1>${title}</h1>
+  <p>${text}</p>
+  <p><a class="button" href="${back.href}">${back.label}</a></p>
+</section>`
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * The demo journal's own sessions, in memory: it is a demonstration of the integration, not a
+ * journal. A real journal keeps its sessions wherever it already does.
+ */
+export interface JournalSession {
+  userId?: string
+  /** The bridge's id_token of the last «Войти через Госуслуги», for RP-initiated logout. */
+  idToken?: string
+  /** OIDC transaction of a login in progress (state, nonce, PKCE verifier). */
+  pendingLogin?: { state: string; nonce: string; codeVerifier: string }
+  /** The `state` we sent with a link intent, checked when the bridge sends the person back. */
+  pendingLinkState?: string
+  createdAt: number
+}
+
+const MAX_AGE_MS = 8 * 60 * 60 * 1000
+
+export class SessionStore {
+  readonly #sessions = new Map<string, JournalSession>()
+
+  create(): { id: string; session: JournalSession } {
+    this.#sweep()
+    const id = randomBytes(24).toString('base64url')
+    const session: JournalSession = { createdAt: Date.now() }
+    this.#sessions.set(id, session)
+    return { id, session }
+  }
+
+  get(id: string | undefined): JournalSession | undefined {
+    if (!id) return undefined
+    const s = this.#sessions.get(id)
+    if (s && Date.now() - s.createdAt > MAX_AGE_MS) {
+      this.#sessions.delete(id)
+      return undefined
+    }
+    return s
+  }
+
+  delete(id: string | undefined): void {
+    if (id) this.#sessions.delete(id)
+  }
+
+  #sweep(): void {
+    const now = Date.now()
+    for (const [id, s] of this.#sessions) if (now - s.createdAt > MAX_AGE_MS) this.#sessions.delete(id)
+  }
+}
