@@ -12,9 +12,9 @@ const AttemptQuery = Type.Object(
     journal_user_id: Type.Optional(Id),
     flow: Type.Optional(Type.Union([Type.Literal('link'), Type.Literal('login')])),
     reason: Type.Optional(Type.String({ maxLength: 100, description: 'A reason code, e.g. mismatch:birth_date' })),
-    state: Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' }),
+    state: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' })),
     before_id: Type.Optional(Type.Integer({ minimum: 1 })),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   },
   { additionalProperties: false },
 )
@@ -43,7 +43,7 @@ export const attemptRoutes: FastifyPluginAsyncTypebox = async (app) => {
         app.db,
         caller,
         { organizationId: q.organization_id, journalUserId: q.journal_user_id, flow: q.flow, reason: q.reason, state: q.state, beforeId: q.before_id },
-        q.limit,
+        q.limit ?? 50,
       )
       await auditSupportRead(app.db, caller, 'support.failed_attempts_viewed', { organizationId: q.organization_id ?? null, details: { results: attempts.length } })
       return { attempts: attempts.map(attemptJson), next_before_id: nextBeforeId }

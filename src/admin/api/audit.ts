@@ -33,7 +33,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const caller = requireCaller(request)
       checkOrganizationFilter(caller, request.query.organization_id)
-      const { events, nextBeforeId } = await queryAuditLog(app.db, caller, auditFilterOf(request.query), request.query.limit)
+      const { events, nextBeforeId } = await queryAuditLog(app.db, caller, auditFilterOf(request.query), request.query.limit ?? 100)
       return { events: events.map(auditJson), next_before_id: nextBeforeId }
     },
   )

@@ -153,7 +153,7 @@ export const AuditQuery = Type.Object(
     from: Type.Optional(Day),
     to: Type.Optional(Day),
     before_id: Type.Optional(Type.Integer({ minimum: 1 })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
   { additionalProperties: false },
 )

@@ -14,8 +14,8 @@ const SearchBody = Type.Object(
     organization_id: Type.Optional(Type.String({ maxLength: 128 })),
     role: Type.Optional(RoleSchema),
     link_state: Type.Optional(Type.Union([Type.Literal('linked'), Type.Literal('unlinked')])),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-    offset: Type.Integer({ minimum: 0, maximum: 100_000, default: 0 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, default: 0 })),
   },
   { additionalProperties: false },
 )
@@ -61,7 +61,7 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const caller = requireCaller(request)
       const b = request.body
       checkOrganizationFilter(caller, b.organization_id)
-      const search = { name: b.name, snils: b.snils, organizationId: b.organization_id, role: b.role, linkState: b.link_state, limit: b.limit, offset: b.offset }
+      const search = { name: b.name, snils: b.snils, organizationId: b.organization_id, role: b.role, linkState: b.link_state, limit: b.limit ?? 50, offset: b.offset ?? 0 }
       const result = await searchUsers(app.db, app.config.secrets.snilsHmacKey, caller, search)
       await auditSupportRead(app.db, caller, 'support.search', { organizationId: b.organization_id ?? null, details: { filters: searchFilterNames(search), results: result.users.length } })
       return { users: result.users.map(userJson), more: result.more }

@@ -40,5 +40,8 @@ textarea { font: inherit; padding: 10px 12px; border: 1px solid #b8c2cc; border-
 .grid4 { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 20px; margin-bottom: 20px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 20px; }
 td.num, th.num { text-align: right; }
+table.counts { width: auto; min-width: 360px; }
+table.counts th { color: var(--ink); font-size: 1rem; font-weight: 400; }
+table.counts td { font-weight: 600; text-align: right; }
 .inline-form { display: inline; }
 `
