@@ -1,13 +1,13 @@
 import { createHash, createPublicKey, generateKeyPair, verify, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { calculateJwkThumbprint, exportJWK, importPKCS8, type CryptoKey, type JWK } from 'jose'
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose'
 
 const generateRsa = promisify(generateKeyPair)
 
 /** One RS256 signing key of the mock: imported once, used for every token. */
 export interface MockKey {
   kid: string
-  privateKey: CryptoKey
+  privateKey: KeyObject
   publicKey: KeyObject
   publicJwk: JWK
   publicPem: string
@@ -21,7 +21,7 @@ export async function describeKey(privateKey: KeyObject): Promise<MockKey> {
   const kid = await calculateJwkThumbprint(publicJwk)
   return {
     kid,
-    privateKey: await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256'),
+    privateKey,
     publicKey,
     publicJwk: { ...publicJwk, kid, alg: 'RS256', use: 'sig' },
     publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),

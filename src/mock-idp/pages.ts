@@ -59,15 +59,37 @@ export interface LoginPageOptions {
   tx: string
   clientName: string
   scopes: string[]
-  personas: Persona[]
+  /** The same array on every call (the state's list): its rendering is kept. */
+  personas: readonly Persona[]
   /** The persona of the last login in this browser, preselected. */
   remembered: string | undefined
   problem?: string
 }
 
+/** The persona choices do not change while the mock runs: rendered once per list. */
+const choicesCache = new WeakMap<readonly Persona[], string>()
+
+function personaChoices(personas: readonly Persona[]): string {
+  let choices = choicesCache.get(personas)
+  if (choices === undefined) {
+    const groups = LEVEL_GROUPS.map((g) => ({ ...g, personas: personas.filter((p) => p.level === g.level) })).filter((g) => g.personas.length > 0)
+    choices = html`${groups.map((g) => html`<fieldset class="g-group">
+<legend>${g.legend}</legend>
+${g.personas.map((p) => html`<label class="g-persona">
+<input type="radio" name="persona" value="${p.id}" required>
+<span><strong>${p.label}</strong> <span class="g-tag">${g.tag}</span><span class="g-desc">${p.description}</span></span>
+</label>`)}
+</fieldset>`)}`.value
+    choicesCache.set(personas, choices)
+  }
+  return choices
+}
+
 export function loginPage(opts: LoginPageOptions): string {
   const requested = opts.scopes.map((s) => SCOPE_NAMES[s]).filter((s): s is string => Boolean(s))
-  const groups = LEVEL_GROUPS.map((g) => ({ ...g, personas: opts.personas.filter((p) => p.level === g.level) })).filter((g) => g.personas.length > 0)
+  let choices = personaChoices(opts.personas)
+  const remembered = opts.personas.find((p) => p.id === opts.remembered)
+  if (remembered) choices = choices.replace(html`value="${remembered.id}" required>`.value, html`value="${remembered.id}" required checked>`.value)
   return frame('Вход', html`<div class="g-card">
 <h1>Вход</h1>
 <p class="g-muted">для портала Госуслуг</p>
@@ -79,13 +101,7 @@ ${requested.length > 0 ? html`<ul>${requested.map((r) => html`<li>${r}</li>`)}</
 <form method="post" action="/login">
 <input type="hidden" name="tx" value="${opts.tx}">
 <p>Выберите, под чьей учётной записью войти:</p>
-${groups.map((g) => html`<fieldset class="g-group">
-<legend>${g.legend}</legend>
-${g.personas.map((p) => html`<label class="g-persona">
-<input type="radio" name="persona" value="${p.id}" required${p.id === opts.remembered ? raw(' checked') : ''}>
-<span><strong>${p.label}</strong> <span class="g-tag">${g.tag}</span><span class="g-desc">${p.description}</span></span>
-</label>`)}
-</fieldset>`)}
+${raw(choices)}
 <div class="g-actions">
 <button type="submit" name="action" value="login">Войти и предоставить доступ</button>
 <button type="submit" name="action" value="decline" class="g-secondary" formnovalidate>Отказать</button>

@@ -20,6 +20,11 @@ export interface MockEsiaOptions {
   /** Allowed distance between a request's `timestamp` and the mock's clock (ESIA-007015). */
   timestampSkewSeconds?: number
   faults?: Partial<MockFaults>
+  /**
+   * Single sign-on: a browser that picked a persona before is sent straight back with a code for
+   * it, as ЕСИА does while its session lives. Off by default so every login shows the page.
+   */
+  singleSignOn?: boolean
 }
 
 /** A login waiting for the person to pick a persona on the page. */
@@ -33,11 +38,14 @@ export class MockEsiaState {
   baseUrl: string
   readonly clients = new MockClientRegistry()
   readonly personas: ReadonlyMap<string, Persona>
+  /** The same list for every page (its rendering is cached). */
+  readonly personaList: readonly Persona[]
   readonly personasByOid: ReadonlyMap<string, Persona>
   readonly tokens: MockTokens
   faults: MockFaults
   readonly codeLifetimeSeconds: number
   readonly timestampSkewSeconds: number
+  readonly singleSignOn: boolean
   readonly pending = new TtlMap<string, PendingAuthorization>(10 * 60_000)
   readonly codes: TtlMap<string, Grant>
   readonly refreshTokens = new TtlMap<string, Grant>(24 * 3600_000, 50_000)
@@ -47,10 +55,12 @@ export class MockEsiaState {
     this.baseUrl = (opts.publicUrl ?? 'http://127.0.0.1:3100').replace(/\/+$/, '')
     const personas = opts.personas ? parsePersonas(opts.personas) : loadPersonas()
     this.personas = new Map(personas.map((p) => [p.id, p]))
+    this.personaList = personas
     this.personasByOid = new Map(personas.map((p) => [String(p.oid), p]))
     this.faults = { ...defaultFaults(), ...opts.faults }
     this.codeLifetimeSeconds = opts.codeLifetimeSeconds ?? 240
     this.timestampSkewSeconds = opts.timestampSkewSeconds ?? 300
+    this.singleSignOn = opts.singleSignOn ?? false
     this.codes = new TtlMap(this.codeLifetimeSeconds * 1000)
     this.tokens = new MockTokens(keys, () => this.faults, () => ({ esia: this.esiaIssuer, oidc: this.oidcIssuer }))
     for (const c of opts.clients ?? []) this.clients.register(c)

@@ -40,6 +40,8 @@ export async function startTestMockEsia(opts: {
   codeLifetimeSeconds?: number
   /** RS256 key the mock signs tokens with (to make a certificate of it, as ЕСИА's esia.zip has). */
   signingKey?: KeyObject
+  /** A browser that logged in before is sent straight back (ЕСИА's live session). */
+  singleSignOn?: boolean
 } = {}): Promise<TestMockEsia> {
   const testKey = generateTestKeyPair()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mock-esia-key-'))
@@ -54,6 +56,7 @@ export async function startTestMockEsia(opts: {
     ...(opts.personas ? { personas: opts.personas } : {}),
     ...(opts.codeLifetimeSeconds ? { codeLifetimeSeconds: opts.codeLifetimeSeconds } : {}),
     ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
+    ...(opts.singleSignOn ? { singleSignOn: true } : {}),
   })
   const close = mock.close
   return Object.assign(mock, {

@@ -71,6 +71,22 @@ describe('the persona page, in the look of a Госуслуги login', () => {
     expect((await openPage(jar)).html).not.toContain('checked')
   })
 
+  it('with single sign-on, a browser that logged in before goes straight back — until it logs out', async () => {
+    const sso = await startTestMockEsia({ redirectUris: ['https://rp.example/cb'], singleSignOn: true })
+    try {
+      const client = { ...rp, base: sso.url, clientId: sso.clientId, privateKey: sso.testKey.privateKey, certHash: sso.testKey.certHash }
+      const jar = new CookieJar()
+      await loginAtMock(authorizeUrl(client), 'name-with-yo', { jar })
+      const again = await fetch(authorizeUrl(client), { redirect: 'manual', headers: { cookie: jar.header() } })
+      expect(again.status).toBe(302)
+      expect(new URL(again.headers.get('location')!).searchParams.get('code')).toBeTruthy()
+      jar.store(await fetch(`${sso.url}/idp/ext/Logout?client_id=${client.clientId}`, { headers: { cookie: jar.header() } }))
+      expect((await fetch(authorizeUrl(client), { headers: { cookie: jar.header() } })).status).toBe(200)
+    } finally {
+      await sso.close()
+    }
+  })
+
   it('serves its own stylesheet', async () => {
     const css = await fetch(`${mock.url}/static/mock-esia.css`)
     expect(css.headers.get('content-type')).toContain('text/css')

@@ -31,5 +31,5 @@ export async function adminRoutes(app: MockEsiaApp) {
     return { kid: key.kid, published: state.keys.all().map((k) => k.kid) }
   })
   app.get('/mock/personas', { schema: { hide: true, response: { 200: PersonaSummary } } }, async () =>
-    [...state.personas.values()].map(({ id, oid, label, level, trusted }) => ({ id, oid, label, level, trusted })))
+    state.personaList.map(({ id, oid, label, level, trusted }) => ({ id, oid, label, level, trusted })))
 }

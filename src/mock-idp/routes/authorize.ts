@@ -6,6 +6,7 @@ import { EsiaRefusal } from '../esia-errors.js'
 import { checkClientSecret, checkState, checkTimestamp, requireParams, signedMessage } from '../esia-rules.js'
 import { isKnownEsiaScope, OIDC_SCOPES, splitScopes, type Grant } from '../grants.js'
 import { errorPage, loginPage } from '../pages.js'
+import type { Persona } from '../personas.js'
 import type { MockEsiaState, PendingAuthorization } from '../state.js'
 
 const BROWSER_COOKIE = 'esia_browser'
@@ -37,21 +38,28 @@ function redirectWith(reply: FastifyReply, redirectUri: string, params: Record<s
   return reply.redirect(url.href, 302)
 }
 
-/** Asks the person to pick a persona, remembering which browser asked (cookie). */
+/**
+ * Asks the person to pick a persona, remembering which browser asked (cookie). With single
+ * sign-on switched on, a browser that logged in before goes straight back with a code, as at
+ * ЕСИА when its session is alive (and benchmarks skip the page).
+ */
 function showLogin(state: MockEsiaState, request: FastifyRequest, reply: FastifyReply, pending: Omit<PendingAuthorization, 'browser'>) {
   let browser = request.cookies[BROWSER_COOKIE]
   if (!browser || !/^[A-Za-z0-9_-]{16,64}$/.test(browser)) {
     browser = randomBytes(16).toString('base64url')
     reply.setCookie(BROWSER_COOKIE, browser, cookieOptions)
   }
+  const remembered = request.cookies[SSO_COOKIE]
+  const signedIn = state.singleSignOn && remembered ? state.personas.get(remembered) : undefined
+  if (signedIn) return completeLogin(reply, state, { ...pending, browser }, signedIn)
   const tx = randomBytes(16).toString('base64url')
   state.pending.set(tx, { ...pending, browser })
   return reply.type('text/html; charset=utf-8').send(loginPage({
     tx,
     clientName: pending.client.name,
     scopes: pending.scopes,
-    personas: [...state.personas.values()],
-    remembered: request.cookies[SSO_COOKIE],
+    personas: state.personaList,
+    remembered,
   }))
 }
 
@@ -121,22 +129,24 @@ export async function authorizeRoutes(app: MockEsiaApp) {
     const persona = personaId ? state.personas.get(personaId) : undefined
     if (action !== 'decline' && !persona) {
       return reply.code(400).type('text/html; charset=utf-8').send(loginPage({
-        tx, clientName: pending.client.name, scopes: pending.scopes, personas: [...state.personas.values()], remembered: undefined,
+        tx, clientName: pending.client.name, scopes: pending.scopes, personas: state.personaList, remembered: undefined,
         problem: 'Выберите учётную запись, под которой войти.',
       }))
     }
     state.pending.take(tx)
-    if (action === 'decline' || persona?.behaviour === 'decline' || !persona) return decline(reply, state, pending)
-    if (pending.client.confirmedOnly && !persona.trusted && pending.dialect === 'esia') {
-      return redirectWith(reply, pending.redirectUri, new EsiaRefusal('ESIA-007055').body(pending.state))
-    }
-    const grant: Grant = { ...pending, persona, authTime: Math.floor(Date.now() / 1000), sid: randomUUID() }
-    reply.setCookie(SSO_COOKIE, persona.id, cookieOptions)
-    return issueCode(reply, state, grant)
+    if (action === 'decline' || !persona) return decline(reply, state, pending)
+    return completeLogin(reply, state, pending, persona)
   })
 }
 
-async function issueCode(reply: FastifyReply, state: MockEsiaState, grant: Grant) {
+/** The person is known: refusals the person or the ИС settings cause, or a code. */
+async function completeLogin(reply: FastifyReply, state: MockEsiaState, pending: PendingAuthorization, persona: Persona) {
+  if (persona.behaviour === 'decline') return decline(reply, state, pending)
+  if (pending.client.confirmedOnly && !persona.trusted && pending.dialect === 'esia') {
+    return redirectWith(reply, pending.redirectUri, new EsiaRefusal('ESIA-007055').body(pending.state))
+  }
+  const grant: Grant = { ...pending, persona, authTime: Math.floor(Date.now() / 1000), sid: randomUUID() }
+  reply.setCookie(SSO_COOKIE, persona.id, cookieOptions)
   const code = grant.dialect === 'esia' ? await state.tokens.esiaCode(grant, state.codeLifetimeSeconds) : randomBytes(32).toString('base64url')
   state.codes.set(code, grant)
   return redirectWith(reply, grant.redirectUri, grant.dialect === 'esia'
