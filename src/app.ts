@@ -14,13 +14,14 @@ import { createLogger } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
 import { adminPlugin } from './admin/plugin.js'
 import { healthRoutes } from './ops/health.js'
+import { directoryRoutes } from './directory/routes.js'
 import { housekeepingPlugin } from './ops/housekeeping.js'
 import { metricsPlugin, type Metrics } from './ops/metrics.js'
 import { staticFiles } from './web/static-files.js'
 import type { UpstreamAdapter } from './upstream/types.js'
 import { oidcProvider } from './oidc-provider/plugin.js'
 import { callbackRoutes } from './flows/callback.js'
-import { linkFlow } from './flows/plugin.js'
+import { linkFlow, loginFlow } from './flows/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -120,9 +121,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(staticFiles)
   await app.register(healthRoutes)
+  await app.register(directoryRoutes, { prefix: '/api/v1/directory' })
   await app.register(oidcProvider)
   await app.register(callbackRoutes)
   await app.register(linkFlow)
+  await app.register(loginFlow)
   await app.register(adminPlugin)
 
   return app
