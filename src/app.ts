@@ -21,7 +21,7 @@ import { staticFiles } from './web/static-files.js'
 import type { UpstreamAdapter } from './upstream/types.js'
 import { oidcProvider } from './oidc-provider/plugin.js'
 import { callbackRoutes } from './flows/callback.js'
-import { linkFlow } from './flows/plugin.js'
+import { linkFlow, loginFlow } from './flows/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -125,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(oidcProvider)
   await app.register(callbackRoutes)
   await app.register(linkFlow)
+  await app.register(loginFlow)
   await app.register(adminPlugin)
 
   return app

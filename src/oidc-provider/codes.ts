@@ -35,6 +35,14 @@ export interface LoginClaims {
   given_name?: string
   middle_name?: string
 }
+/**
+ * `acr` values of our ID tokens (DESIGN.md §2; listed in discovery): what the Госуслуги account
+ * was at this login. `esia:confirmed` only for a confirmed («подтверждённая») account; a child
+ * account logs in only with the parent's consent; an unconfirmed (упрощённая or стандартная)
+ * account only through a link made while it was confirmed.
+ */
+export const ACR = { confirmed: 'esia:confirmed', child: 'esia:child', unconfirmed: 'esia:unconfirmed' } as const
+
 /** Claims that describe the authentication event: ID token only, never userinfo. */
 export const ID_TOKEN_ONLY_CLAIMS = ['auth_time', 'amr', 'acr'] as const
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
+import { ACR } from './codes.js'
 import { ALG, JWKS_MAX_AGE_S } from './keys.js'
 
 /**
@@ -25,7 +26,9 @@ export function discoveryDocument(issuer: string) {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name'],
-    acr_values_supported: ['esia:confirmed'],
+    acr_values_supported: Object.values(ACR),
+    // OpenID Connect Prompt Create 1.0 §4.2: select_account shows «Выберите организацию» even for one card.
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
@@ -51,6 +54,7 @@ const DiscoveryDocument = Type.Object({
   code_challenge_methods_supported: strings,
   claims_supported: strings,
   acr_values_supported: strings,
+  prompt_values_supported: strings,
   claims_parameter_supported: Type.Boolean(),
   request_parameter_supported: Type.Boolean(),
   request_uri_parameter_supported: Type.Boolean(),

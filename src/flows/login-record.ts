@@ -1,0 +1,128 @@
+import type { PoolClient, Queryable } from '../db/pool.js'
+import { writeAudit } from '../linking/audit.js'
+import { recordFailedAttempt } from '../linking/failed-attempts.js'
+import type { GroupRejection } from '../matching/candidates.js'
+import type { ReasonCode } from '../matching/types.js'
+import { CODE_TTL_S, hashToken, newOpaqueToken, type LoginClaims } from '../oidc-provider/codes.js'
+import type { VerifiedPerson } from '../upstream/types.js'
+import type { LinkedCard } from './login-cards.js'
+import type { AnsweredRequest, LoginAuth } from './login-pending.js'
+
+/**
+ * What a login leaves behind: on success the authorization code, the link's last login time and
+ * the `login.succeeded` audit event; on failure the `login.failed` events and the failed attempts
+ * support reads (src/linking/failed-attempts.ts).
+ */
+
+/** DESIGN.md §2: `amr` names the method the bridge relied on — Госуслуги. */
+const AMR = ['esia']
+
+/** ID token claims of a login as this card (DESIGN.md §2): organisation, role, names as on the card. */
+export function loginClaims(card: LinkedCard, auth: LoginAuth): LoginClaims {
+  return {
+    auth_time: auth.auth_time,
+    amr: AMR,
+    acr: auth.acr,
+    org_id: card.organizationId,
+    role: card.role,
+    family_name: card.lastName,
+    given_name: card.firstName,
+    ...(card.middleName ? { middle_name: card.middleName } : {}),
+  }
+}
+
+export interface SuccessfulLogin {
+  request: AnsweredRequest
+  card: LinkedCard
+  subject: string
+  auth: LoginAuth
+  /** Audit details: method (link | auto), client, whether the chooser was used… never names. */
+  details: Record<string, unknown>
+}
+
+/**
+ * Issues the code the browser takes back to the journal, in one statement (one round trip on the
+ * login path, DESIGN.md §Service levels): the link's `last_login_at`, the code and the audit event
+ * are written together, and only while the card is still linked to this subject — a link support
+ * removed a second ago yields no code (undefined) rather than a login through a link that is gone.
+ *
+ * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts) and writeAudit
+ * (src/linking/audit.ts); they are written here as one statement instead of three calls.
+ */
+export async function issueLoginCode(db: Queryable, login: SuccessfulLogin): Promise<string | undefined> {
+  const code = newOpaqueToken()
+  const { request, card, subject } = login
+  const { rowCount } = await db.query({
+    name: 'login.issue-code',
+    text: `WITH seen AS (
+             UPDATE links SET last_login_at = now() WHERE journal_user_id = $1 AND upstream_subject = $2 RETURNING organization_id
+           ), code AS (
+             INSERT INTO authorization_codes (code_hash, kind, client_id, redirect_uri, journal_user_id, code_challenge, nonce, payload, expires_at)
+             SELECT $3, 'login', $4, $5, $1, $6, $7, $8, now() + make_interval(secs => $9) FROM seen
+           )
+           INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
+           SELECT 'login.succeeded', 'person', $2, $1, organization_id, $2, $10 FROM seen`,
+    values: [
+      card.journalUserId,
+      subject,
+      hashToken(code),
+      request.clientId,
+      request.redirectUri,
+      request.codeChallenge,
+      request.nonce,
+      JSON.stringify(loginClaims(card, login.auth)),
+      CODE_TTL_S,
+      JSON.stringify({ ...login.details, client_id: request.clientId, acr: login.auth.acr }),
+    ],
+  })
+  return rowCount === 1 ? code : undefined
+}
+
+export interface FailedLogin {
+  clientId: string
+  /** Null when the upstream failed before anyone was known. */
+  person: VerifiedPerson | null
+  reasons: ReasonCode[]
+  /** Organisations whose cards were found but could not be used: each school's support sees its own. */
+  rejections: GroupRejection[]
+  details?: Record<string, unknown>
+}
+
+/**
+ * A child's data without the parent's consent is not ours to keep (seed 003): the failed attempt
+ * holds the account, not the names, whatever an adapter handed over.
+ */
+function keptPerson(person: VerifiedPerson | null, reasons: readonly ReasonCode[]): VerifiedPerson | null {
+  if (!person || !reasons.includes('child_consent_required')) return person
+  return { ...person, lastName: '', firstName: '', middleName: null, birthDate: null, snils: null, kids: [] }
+}
+
+/**
+ * Records a failed login on the caller's transaction: per organisation whose cards were found (or
+ * once, without an organisation, when none was), a failed attempt for support and a `login.failed`
+ * audit event, each naming the other.
+ */
+export async function recordLoginFailure(tx: PoolClient, snilsKey: string, failure: FailedLogin): Promise<void> {
+  const person = keptPerson(failure.person, failure.reasons)
+  const groups = failure.rejections.length > 0 ? failure.rejections : [undefined]
+  for (const group of groups) {
+    const reasons = group?.reasons ?? failure.reasons
+    const journalUserId = group?.journalUserIds.length === 1 ? group.journalUserIds[0]! : null
+    const organizationId = group?.organizationId ?? null
+    const details = {
+      client_id: failure.clientId,
+      ...(group ? { role: group.role, journal_user_ids: group.journalUserIds, ...(group.missing.length ? { missing: group.missing } : {}) } : {}),
+      ...failure.details,
+    }
+    const attemptId = await recordFailedAttempt(tx, snilsKey, { flow: 'login', reasons, journalUserId, organizationId, person, details })
+    await writeAudit(tx, {
+      type: 'login.failed',
+      actor: { kind: 'person', id: person?.subject ?? null },
+      journalUserId,
+      organizationId,
+      upstreamSubject: person?.subject ?? null,
+      reason: reasons.join(' '),
+      details: { reasons, failed_attempt_id: attemptId, ...details },
+    })
+  }
+}

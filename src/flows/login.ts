@@ -1,0 +1,238 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type Static } from 'typebox'
+import { withTransaction } from '../db/pool.js'
+import { publicRateLimit } from '../http/rate-limit.js'
+import { accountReason } from '../matching/match.js'
+import { upstreamErrorReason } from '../matching/messages.js'
+import { AuthorizeQuery, authorizationResponse, checkAuthorizeRequest, loginRequestOf, type LoginRequest } from '../oidc-provider/authorize.js'
+import { ACR } from '../oidc-provider/codes.js'
+import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
+import { bindBrowser, browserHash, type BrowserHash } from './browser.js'
+import { registerCallbackFinisher, type CallbackContext } from './callback.js'
+import { chooserPage, rememberChoice, rememberedChoice } from './chooser.js'
+import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
+import { badJournalRequestPage, loginFailedPage, loginGonePage, upstreamStartFailedPage } from './login-pages.js'
+import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
+import { issueLoginCode, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
+import { flowMetrics, type FlowMetrics } from './metrics.js'
+import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
+import { startUpstream } from './upstream-leg.js'
+
+/**
+ * «Войти через Госуслуги» (DESIGN.md §2): the bridge is the journal's OpenID provider and
+ * Госуслуги is the person's. Step by step:
+ *
+ *   1. authorize  GET  /oauth2/authorize        the journal's request checked (oidc-provider/authorize.ts), then to
+ *                                               Госуслуги with our own state and nonce kept server-side, browser-bound
+ *   2. callback   GET  /auth/callback           (callback.ts) takes the flow state once and asks the upstream → finishLogin
+ *   3. account    may this account log in at all? (the upstream's refusal; a child without the parent's consent)
+ *   4. cards      the journal users linked to the subject; none → auto-link by strong evidence (login-cards.ts)
+ *   5. decide     one card → finish; several, or prompt=select_account → the chooser; none → the failure page
+ *   6. choose     GET  /login/{id}  «Выберите организацию» (chooser.ts); POST /login/{id}/choose checks the
+ *                                   choice against the candidates kept server-side
+ *   7. finish     code, last login and audit event in one statement (login-record.ts) → redirect_uri?code&state&iss
+ *      return     POST /login/{id}/return       from a failure page or «Отменить» → redirect_uri?error=access_denied
+ *
+ * The journal redeems the code at /oauth2/token (PKCE checked there) for the ID token and an access
+ * token for /oauth2/userinfo; /oauth2/logout ends the login (oidc-provider/logout.ts).
+ *
+ * A returning person costs: the flow state written (1) and taken (2), the upstream's token verified,
+ * the linked cards read (4), the code + audit written (7), the code redeemed and the ID token signed.
+ */
+
+const PendingParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) })
+type PendingParams = Static<typeof PendingParams>
+const ChoiceBody = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })), journal_user_id: Type.Optional(Type.String({ maxLength: 128 })) })
+type ChoiceBody = Static<typeof ChoiceBody>
+type PendingRequest = FastifyRequest<{ Params: PendingParams }>
+
+/** `acr` says honestly what the account is now (DESIGN.md §2; values listed in discovery). */
+export function acrOf(person: Pick<VerifiedPerson, 'level' | 'trusted'>): string {
+  if (person.level === 'KD') return ACR.child
+  return person.trusted ? ACR.confirmed : ACR.unconfirmed
+}
+
+/** The journal still has this redirect_uri registered (the registry may change while the person is away). */
+const stillRegistered = (app: FastifyInstance, request: Pick<LoginRequest, 'clientId' | 'redirectUri'>) => app.clients.get(request.clientId)?.redirectUris.has(request.redirectUri) === true
+
+// ── 1. authorize ────────────────────────────────────────────────────────────────────────────────
+
+async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest<{ Querystring: AuthorizeQuery }>, reply: FastifyReply) {
+  const check = checkAuthorizeRequest(app.clients, request.query)
+  if (!check.ok) {
+    if ('page' in check) {
+      request.log.warn({ problem: check.page, client: request.query.client_id?.slice(0, 128) }, 'authorization request refused without a redirect')
+      return sendPage(reply, 400, badJournalRequestPage(check.page))
+    }
+    const { redirectUri, state, error, description } = check.redirect
+    request.log.info({ error, client: request.query.client_id }, 'authorization request refused')
+    return reply.redirect(authorizationResponse(app.config.publicUrl, redirectUri, { error, description, state }), 303)
+  }
+  const login = check.request
+  let upstreamUrl: string
+  try {
+    upstreamUrl = await startUpstream(app, bindBrowser(request, reply), { kind: 'login', linkIntentId: null, authorizeRequest: { ...login } })
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err
+    request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
+    const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description: 'Госуслуги could not be reached', state: login.state })
+    return sendPage(reply, 503, upstreamStartFailedPage({ reason: upstreamErrorReason(err), retryUrl: request.url, backUrl }))
+  }
+  metrics.started('login')
+  return reply.redirect(upstreamUrl, 303)
+}
+
+/** Schema failures of /oauth2/authorize (a repeated or absurdly long parameter) get a page, not JSON. */
+function authorizeErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.validation) return sendPage(reply, 400, badJournalRequestPage('malformed'))
+  return htmlErrorHandler('login')(error, request, reply)
+}
+
+// ── 2 → 5. the callback's finisher ──────────────────────────────────────────────────────────────
+
+async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, upstream }: CallbackContext) {
+  const login = loginRequestOf(flow.authorizeRequest)
+  if (!login || !stillRegistered(app, login)) return sendPage(reply, 400, loginGonePage())
+  const fail = (failure: Omit<FailedLogin, 'clientId'>) => recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId })
+
+  // 3. account: the upstream refused, or a child account has no parent's consent (seed 003). A child
+  // without consent is refused even with links: the consent is what lets the child's data be used.
+  if (!upstream.ok) return fail({ person: null, reasons: [upstreamErrorReason(upstream.error)], rejections: [], details: { upstream_error: upstream.error.kind } })
+  const person = upstream.person
+  if (accountReason(person) === 'child_consent_required') return fail({ person, reasons: ['child_consent_required'], rejections: [] })
+
+  // 4. cards. An unconfirmed account that holds links still logs in through them: the link was made
+  // when the account was confirmed (the link flow requires it) and the subject is the same account;
+  // `acr` tells the journal what the account is now, so a journal that requires esia:confirmed can.
+  let cards = await linkedCards(app.db, person.subject)
+  let method: LoginAuth['method'] = 'link'
+  if (cards.length === 0) {
+    const refusal = accountReason(person) ?? (app.config.autoLinkOnLogin ? null : 'not_found')
+    if (refusal) return fail({ person, reasons: [refusal], rejections: [] })
+    const auto = await autoLink(app, person, login.clientId)
+    if (auto.cards.length === 0) return fail({ person, reasons: auto.reasons, rejections: auto.rejections })
+    // Some schools' cards could not be linked: their support sees why, while the person goes on.
+    if (auto.rejections.length > 0) {
+      await withTransaction(app.db, (tx) => recordLoginFailure(tx, app.config.secrets.snilsHmacKey, { clientId: login.clientId, person, reasons: [], rejections: auto.rejections, details: { partial: true } }))
+    }
+    cards = auto.cards
+    method = 'auto'
+  }
+
+  // 5. decide
+  const auth: LoginAuth = { auth_time: person.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(person), method }
+  const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge }
+  if (cards.length === 1 && !login.selectAccount) {
+    return finish(app, metrics, request, reply, { request: answered, card: cards[0]!, subject: person.subject, auth, details: { method, chooser: false } })
+  }
+  const id = await savePendingLogin(app.db, browser, { kind: 'choose', request: answered, subject: person.subject, auth, candidates: cards.map((c) => c.journalUserId) })
+  return reply.redirect(`/login/${id}`, 303)
+}
+
+/** A failed login: audit events and failed attempts with the page's pending row, then the page (post/redirect/get). */
+async function recordFailure(
+  app: FastifyInstance,
+  metrics: FlowMetrics,
+  { request, reply, browser, login }: { request: FastifyRequest; reply: FastifyReply; browser: BrowserHash; login: LoginRequest },
+  failure: FailedLogin,
+) {
+  const id = await withTransaction(app.db, async (tx) => {
+    await recordLoginFailure(tx, app.config.secrets.snilsHmacKey, failure)
+    return savePendingLogin(tx, browser, { kind: 'failed', request: login, reasons: failure.reasons })
+  })
+  metrics.finished('login', 'failed')
+  metrics.failed('login', failure.reasons)
+  request.log.info({ result: 'failed', reasons: failure.reasons, client: login.clientId }, 'login finished')
+  return reply.redirect(`/login/${id}`, 303)
+}
+
+// ── 6. the pending page: chooser or failure ─────────────────────────────────────────────────────
+
+/** The candidates of a chooser that are still linked to the person, with what the page shows. */
+async function chooserCards(app: FastifyInstance, pending: PendingLogin & { kind: 'choose' }): Promise<LinkedCard[]> {
+  return (await linkedCards(app.db, pending.subject)).filter((c) => pending.candidates.includes(c.journalUserId))
+}
+
+async function showChooser(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, pending: PendingLogin & { kind: 'choose' }, nothingChosen = false) {
+  const cards = await chooserCards(app, pending)
+  if (cards.length === 0) return sendPage(reply, 410, loginGonePage())
+  const journalName = app.clients.get(pending.request.clientId)?.name ?? pending.request.clientId
+  const body = chooserPage({ pendingId: pending.id, journalName, cards, preselected: rememberedChoice(request), csrfToken: reply.generateCsrf(), nothingChosen })
+  return sendPage(reply, nothingChosen ? 400 : 200, body)
+}
+
+async function show(app: FastifyInstance, request: PendingRequest, reply: FastifyReply) {
+  const view = await viewPendingLogin(app.db, request.params.id, browserHash(request))
+  switch (view.state) {
+    case 'unknown':
+    case 'gone':
+      return sendPage(reply, 410, loginGonePage())
+    case 'other_browser':
+      return sendPage(reply, 403, messagePage([OTHER_BROWSER.login]))
+    case 'ready':
+      if (view.pending.kind === 'failed') return sendPage(reply, 200, loginFailedPage({ pendingId: view.pending.id, reasons: view.pending.reasons, csrfToken: reply.generateCsrf() }))
+      return showChooser(app, request, reply, view.pending)
+  }
+}
+
+async function choose(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest<{ Params: PendingParams; Body: ChoiceBody }>, reply: FastifyReply) {
+  const browser = browserHash(request)
+  const choice = request.body.journal_user_id
+  // Taken only with a choice that is one of the candidates kept for this browser.
+  const pending = choice ? await takePendingLogin(app.db, request.params.id, browser, choice) : undefined
+  if (!pending || pending.kind !== 'choose') {
+    const view = await viewPendingLogin(app.db, request.params.id, browser)
+    if (view.state === 'ready' && view.pending.kind === 'choose') return showChooser(app, request, reply, view.pending, true)
+    return reply.redirect(`/login/${request.params.id}`, 303)
+  }
+  const card = (await chooserCards(app, pending)).find((c) => c.journalUserId === choice)
+  if (!card) return sendPage(reply, 410, loginGonePage())
+  rememberChoice(request, reply, card.journalUserId)
+  const { method } = pending.auth
+  return finish(app, metrics, request, reply, { request: pending.request, card, subject: pending.subject, auth: pending.auth, details: { method, chooser: true, candidates: pending.candidates.length } })
+}
+
+// ── 7. finish, or go back ───────────────────────────────────────────────────────────────────────
+
+async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin) {
+  const code = stillRegistered(app, login.request) ? await issueLoginCode(app.db, login) : undefined
+  // The journal dropped this redirect_uri, or support removed the link a moment ago: start again.
+  if (!code) return sendPage(reply, 410, loginGonePage())
+  metrics.finished('login', 'logged_in')
+  request.log.info({ result: 'logged_in', method: login.details.method, client: login.request.clientId }, 'login finished')
+  return reply.redirect(authorizationResponse(app.config.publicUrl, login.request.redirectUri, { code, state: login.request.state }), 303)
+}
+
+/** «Вернуться в журнал» on a failure page, «Отменить» on the chooser: the journal hears access_denied. */
+async function returnToJournal(app: FastifyInstance, metrics: FlowMetrics, request: PendingRequest, reply: FastifyReply) {
+  const pending = await takePendingLogin(app.db, request.params.id, browserHash(request))
+  if (!pending) return reply.redirect(`/login/${request.params.id}`, 303)
+  if (pending.kind === 'choose') metrics.finished('login', 'cancelled')
+  // Reason codes are protocol constants, never personal data: the journal may word its own message.
+  const description = pending.kind === 'failed' ? `Login failed: ${pending.reasons.join(' ')}` : 'The person cancelled at the choice of account'
+  if (!stillRegistered(app, pending.request)) return sendPage(reply, 410, loginGonePage())
+  return reply.redirect(authorizationResponse(app.config.publicUrl, pending.request.redirectUri, { error: 'access_denied', description, state: pending.request.state }), 303)
+}
+
+// ── routes ──────────────────────────────────────────────────────────────────────────────────────
+
+export async function loginFlowRoutes(app: FastifyInstance): Promise<void> {
+  const metrics = flowMetrics(app)
+  app.housekeeping.add({ name: 'pending_logins', run: () => purgePendingLogins(app.db) })
+  registerCallbackFinisher(app, 'login', (ctx) => finishLogin(app, metrics, ctx))
+
+  app.get<{ Querystring: AuthorizeQuery }>(
+    '/oauth2/authorize',
+    { schema: { hide: true, querystring: AuthorizeQuery }, config: publicRateLimit(app), errorHandler: authorizeErrorHandler },
+    (request, reply) => authorize(app, metrics, request, reply),
+  )
+
+  const page = { schema: { hide: true, params: PendingParams }, config: publicRateLimit(app), errorHandler: htmlErrorHandler('login') }
+  app.get<{ Params: PendingParams }>('/login/:id', page, (request, reply) => show(app, request, reply))
+  app.post<{ Params: PendingParams; Body: ChoiceBody }>(
+    '/login/:id/choose',
+    { ...page, schema: { ...page.schema, body: ChoiceBody }, preHandler: app.csrfProtection },
+    (request, reply) => choose(app, metrics, request, reply),
+  )
+  app.post<{ Params: PendingParams }>('/login/:id/return', { ...page, preHandler: app.csrfProtection }, (request, reply) => returnToJournal(app, metrics, request, reply))
+}

@@ -1,0 +1,135 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose'
+import { Type, type Static } from 'typebox'
+import { publicRateLimit } from '../http/rate-limit.js'
+import { ALG } from '../oidc-provider/keys.js'
+import { LINK_TOKEN_TYP } from '../oidc-provider/tokens.js'
+import { browserHash } from './browser.js'
+import { forgetChoice } from './chooser.js'
+import { loggedOutPage } from './login-pages.js'
+import { forgetPendingLogins } from './login-pending.js'
+import { htmlErrorHandler, sendPage } from './pages.js'
+
+/**
+ * GET /oauth2/logout — OpenID Connect RP-Initiated Logout 1.0, for the journal's «Выйти».
+ *
+ * The bridge keeps no login session of its own (every «Войти через Госуслуги» goes to Госуслуги),
+ * so ending "the bridge's session" means forgetting what it remembers about this browser: the
+ * pending chooser or failure pages and the remembered choice of «Выберите организацию». What does
+ * keep a session is Госуслуги: on a shared school computer the next «Войти через Госуслуги» would
+ * otherwise let the next person in as the previous one. So the browser passes through the upstream's
+ * logout (ЕСИА `/idp/ext/Logout?client_id&redirect_url`) and comes back to /oauth2/logout/done,
+ * which sends it on to the journal.
+ *
+ * No open redirect: the browser goes back only to a `post_logout_redirect_uri` registered, exactly,
+ * for the client named by a verified `id_token_hint` (ours, expired accepted: the journal's session
+ * may well have outlived the ID token) or by `client_id`. Anything else still logs out, and shows
+ * our page instead of redirecting.
+ */
+const param = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
+const LogoutQuery = Type.Object(
+  { id_token_hint: param(8192), post_logout_redirect_uri: param(2000), state: param(512), client_id: param(128) },
+  { additionalProperties: true },
+)
+type LogoutQuery = Static<typeof LogoutQuery>
+
+const DONE_PATH = '/oauth2/logout/done'
+/** Enough for a trip through ЕСИА's logout and back. */
+const RETURN_COOKIE_S = 600
+
+const isHttps = (app: FastifyInstance) => app.config.publicUrl.startsWith('https://')
+const returnCookieName = (app: FastifyInstance) => (isHttps(app) ? '__Host-bridge-logout' : 'bridge-logout')
+
+/** Where to send the browser when logout is done: a client and one of its registered addresses. */
+interface LogoutReturn {
+  clientId: string
+  uri: string
+  state: string | undefined
+}
+
+/**
+ * The client an `id_token_hint` was issued to, if it is an ID token we signed (any key still
+ * published; expiry ignored on purpose). A link token (its own `typ`) is not a hint.
+ */
+async function hintedClient(app: FastifyInstance, hint: string): Promise<string | undefined> {
+  try {
+    const { protectedHeader } = await compactVerify(hint, createLocalJWKSet(await app.signingKeys.jwks()), { algorithms: [ALG] })
+    if (protectedHeader.typ === LINK_TOKEN_TYP) return undefined
+    const { iss, aud } = decodeJwt(hint)
+    if (iss !== app.config.publicUrl) return undefined
+    const audience = Array.isArray(aud) ? (aud.length === 1 ? aud[0] : undefined) : aud
+    return typeof audience === 'string' ? audience : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The validated way back, or why there is none (`requested` when the journal asked for one we refuse). */
+async function logoutReturn(app: FastifyInstance, q: LogoutQuery): Promise<{ back: LogoutReturn | undefined; refused: boolean }> {
+  const uri = q.post_logout_redirect_uri
+  if (!uri) return { back: undefined, refused: false }
+  const fromHint = q.id_token_hint ? await hintedClient(app, q.id_token_hint) : undefined
+  // A hint that is not ours, or that names another client than client_id, confirms no one.
+  if (q.id_token_hint && (!fromHint || (q.client_id && q.client_id !== fromHint))) return { back: undefined, refused: true }
+  const client = app.clients.get(fromHint ?? q.client_id ?? '')
+  if (!client?.postLogoutRedirectUris.has(uri)) return { back: undefined, refused: true }
+  return { back: { clientId: client.clientId, uri, state: q.state }, refused: false }
+}
+
+function journalUrl(back: LogoutReturn): string {
+  const url = new URL(back.uri)
+  if (back.state !== undefined) url.searchParams.set('state', back.state)
+  return url.href
+}
+
+/** The answer once the upstream session is over (or there is none to end). */
+function finish(reply: FastifyReply, back: LogoutReturn | undefined, refused: boolean) {
+  return back ? reply.redirect(journalUrl(back), 303) : sendPage(reply, 200, loggedOutPage(refused))
+}
+
+async function logout(app: FastifyInstance, request: FastifyRequest<{ Querystring: LogoutQuery }>, reply: FastifyReply) {
+  const { back, refused } = await logoutReturn(app, request.query)
+  if (refused) request.log.warn({ client: request.query.client_id }, 'logout: post_logout_redirect_uri not confirmed for a registered client; not redirecting')
+
+  const browser = browserHash(request)
+  if (browser) await forgetPendingLogins(app.db, browser)
+  forgetChoice(request, reply)
+
+  const upstreamLogout = app.upstream?.logoutUrl?.({ redirectUrl: `${app.config.publicUrl}${DONE_PATH}` })
+  if (!upstreamLogout) return finish(reply, back, refused)
+  // The way back waits in a signed cookie while the browser is at Госуслуги.
+  reply.setCookie(returnCookieName(app), JSON.stringify({ back: back ?? null, refused }), {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: isHttps(app),
+    signed: true,
+    maxAge: RETURN_COOKIE_S,
+  })
+  return reply.redirect(upstreamLogout, 303)
+}
+
+function readReturnCookie(app: FastifyInstance, request: FastifyRequest): { back: LogoutReturn | null; refused: boolean } | undefined {
+  const raw = request.cookies[returnCookieName(app)]
+  const unsigned = raw ? request.unsignCookie(raw) : undefined
+  if (!unsigned?.valid || !unsigned.value) return undefined
+  try {
+    return JSON.parse(unsigned.value) as { back: LogoutReturn | null; refused: boolean }
+  } catch {
+    return undefined
+  }
+}
+
+/** Back from the upstream's logout: on to the journal's registered address, checked once more. */
+async function logoutDone(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  const saved = readReturnCookie(app, request)
+  reply.clearCookie(returnCookieName(app), { path: '/', httpOnly: true, sameSite: 'lax', secure: isHttps(app) })
+  const back = saved?.back && app.clients.get(saved.back.clientId)?.postLogoutRedirectUris.has(saved.back.uri) ? saved.back : undefined
+  return finish(reply, back, saved?.refused ?? false)
+}
+
+export async function logoutRoutes(app: FastifyInstance): Promise<void> {
+  const options = { config: publicRateLimit(app), errorHandler: htmlErrorHandler('login') }
+  app.get<{ Querystring: LogoutQuery }>('/oauth2/logout', { ...options, schema: { hide: true, querystring: LogoutQuery } }, (request, reply) => logout(app, request, reply))
+  app.get(DONE_PATH, { ...options, schema: { hide: true, querystring: Type.Object({}, { additionalProperties: true }) } }, (request, reply) => logoutDone(app, request, reply))
+}
