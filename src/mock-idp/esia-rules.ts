@@ -13,7 +13,7 @@ const TIMESTAMP = /^(\d{4})\.(\d{2})\.(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{
 export function parseEsiaTimestamp(value: string): number | null {
   const m = TIMESTAMP.exec(value)
   if (!m) return null
-  const [, y, mo, d, h, mi, s, sign, oh, om] = m.map(Number) as number[]
+  const [, y, mo, d, h, mi, s, , oh, om] = m.map(Number) as number[]
   if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || s! > 59 || om! > 59) return null
   const utc = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!)
   if (new Date(utc).getUTCDate() !== d) return null

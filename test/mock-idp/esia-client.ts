@@ -1,4 +1,5 @@
 import { randomUUID, sign, type KeyObject } from 'node:crypto'
+import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
 
 /**
  * A bare-hands ЕСИА client for the mock's own tests: builds v2/ac and v3/te requests exactly as
@@ -68,3 +69,9 @@ export const decodeJwt = (jwt: string): { header: Record<string, unknown>; claim
 }
 
 export const bearer = (base: string, path: string, token: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })
+
+/** A mock with one registered ИС and a bare-hands client for it. */
+export async function mockWithClient(redirectUri = 'https://rp.example/esia/callback', opts: { singleSignOn?: boolean } = {}): Promise<{ mock: TestMockEsia; rp: EsiaTestClient }> {
+  const mock = await startTestMockEsia({ redirectUris: [redirectUri], ...opts })
+  return { mock, rp: { base: mock.url, clientId: mock.clientId, privateKey: mock.testKey.privateKey, certHash: mock.testKey.certHash, redirectUri } }
+}

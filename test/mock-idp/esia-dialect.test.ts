@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { loginAtMock, MockLoginError, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
-import { authorizeUrl, bearer, decodeJwt, exchange, secret, timestamp, type EsiaTestClient } from './esia-client.js'
+import { loginAtMock, MockLoginError, type TestMockEsia } from '../helpers/mock-esia.js'
+import { authorizeUrl, bearer, decodeJwt, exchange, secret, timestamp, mockWithClient, type EsiaTestClient } from './esia-client.js'
 
 let mock: TestMockEsia
 let rp: EsiaTestClient
 
 beforeAll(async () => {
-  mock = await startTestMockEsia({ redirectUris: ['https://rp.example/esia/callback'] })
-  rp = { base: mock.url, clientId: mock.clientId, privateKey: mock.testKey.privateKey, certHash: mock.testKey.certHash, redirectUri: 'https://rp.example/esia/callback' }
+  ({ mock, rp } = await mockWithClient('https://rp.example/esia/callback'))
 })
 afterAll(() => mock.close())
 afterEach(() => {

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
-import { authorizeUrl, bearer, exchange, secret, timestamp, type EsiaTestClient } from './esia-client.js'
+import { loginAtMock, type TestMockEsia } from '../helpers/mock-esia.js'
+import { authorizeUrl, bearer, exchange, secret, timestamp, mockWithClient, type EsiaTestClient } from './esia-client.js'
 
 let mock: TestMockEsia
 let rp: EsiaTestClient
 
 beforeAll(async () => {
-  mock = await startTestMockEsia({ redirectUris: ['https://rp.example/cb'] })
-  rp = { base: mock.url, clientId: mock.clientId, privateKey: mock.testKey.privateKey, certHash: mock.testKey.certHash, redirectUri: 'https://rp.example/cb' }
+  ({ mock, rp } = await mockWithClient('https://rp.example/cb'))
 })
 afterAll(() => mock.close())
 afterEach(() => mock.resetFaults())

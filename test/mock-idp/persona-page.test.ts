@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersonas } from '../../src/mock-idp/index.js'
-import { CookieJar, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
-import { authorizeUrl, type EsiaTestClient } from './esia-client.js'
+import { CookieJar, loginAtMock, type TestMockEsia } from '../helpers/mock-esia.js'
+import { authorizeUrl, mockWithClient, type EsiaTestClient } from './esia-client.js'
 
 let mock: TestMockEsia
 let rp: EsiaTestClient
 
 beforeAll(async () => {
-  mock = await startTestMockEsia({ redirectUris: ['https://rp.example/cb'] })
-  rp = { base: mock.url, clientId: mock.clientId, privateKey: mock.testKey.privateKey, certHash: mock.testKey.certHash, redirectUri: 'https://rp.example/cb' }
+  ({ mock, rp } = await mockWithClient('https://rp.example/cb'))
 })
 afterAll(() => mock.close())
 
@@ -72,9 +71,8 @@ describe('the persona page, in the look of a Госуслуги login', () => {
   })
 
   it('with single sign-on, a browser that logged in before goes straight back — until it logs out', async () => {
-    const sso = await startTestMockEsia({ redirectUris: ['https://rp.example/cb'], singleSignOn: true })
+    const { mock: sso, rp: client } = await mockWithClient('https://rp.example/cb', { singleSignOn: true })
     try {
-      const client = { ...rp, base: sso.url, clientId: sso.clientId, privateKey: sso.testKey.privateKey, certHash: sso.testKey.certHash }
       const jar = new CookieJar()
       await loginAtMock(authorizeUrl(client), 'name-with-yo', { jar })
       const again = await fetch(authorizeUrl(client), { redirect: 'manual', headers: { cookie: jar.header() } })

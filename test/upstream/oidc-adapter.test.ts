@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersonas, type TokenTamper } from '../../src/mock-idp/index.js'
-import { createUpstreamAdapter, UpstreamError, type UpstreamAdapter, type VerifiedPerson } from '../../src/upstream/index.js'
+import { createUpstreamAdapter, type UpstreamAdapter, type VerifiedPerson } from '../../src/upstream/index.js'
 import { testConfig } from '../helpers/app.js'
-import { BRIDGE_CALLBACK, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
-import { expectedPerson } from './expected-person.js'
+import { BRIDGE_CALLBACK, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { expectedPerson, ID_TOKEN_TAMPERS, loginThrough, rejection } from './harness.js'
 
 let mock: TestMockEsia
 let adapter: UpstreamAdapter
@@ -20,18 +20,8 @@ beforeAll(async () => {
 afterAll(() => mock.close())
 afterEach(() => mock.resetFaults())
 
-async function login(persona: string, opts: { decline?: boolean; spoil?: (callback: URL) => void; a?: UpstreamAdapter } = {}): Promise<VerifiedPerson> {
-  const a = opts.a ?? adapter
-  const started = await a.start({ redirectUri: BRIDGE_CALLBACK })
-  const callback = await loginAtMock(started.url, persona, { decline: opts.decline ?? false })
-  opts.spoil?.(callback)
-  return a.finish({ callbackUrl: callback, redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
-}
-
-const rejection = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => {
-  expect(err).toBeInstanceOf(UpstreamError)
-  return { kind: (err as UpstreamError).kind, code: (err as UpstreamError).code }
-})
+const login = (persona: string, opts: { decline?: boolean; spoil?: (callback: URL) => void; a?: UpstreamAdapter } = {}): Promise<VerifiedPerson> =>
+  loginThrough(opts.a ?? adapter, persona, opts)
 
 describe('the oidc adapter against the mock\'s standard side — a happy path for every persona', () => {
   for (const persona of loadPersonas().filter((p) => p.behaviour !== 'decline')) {
@@ -69,16 +59,7 @@ describe('the oidc adapter against the mock\'s standard side — a happy path fo
 })
 
 describe('each bad answer is rejected with a typed error', () => {
-  const tampered: [TokenTamper, string][] = [
-    ['bad-signature', 'token_signature_invalid'],
-    ['wrong-issuer', 'token_issuer_mismatch'],
-    ['wrong-audience', 'token_audience_mismatch'],
-    ['expired', 'token_expired'],
-    ['alg-none', 'token_alg_not_allowed'],
-    ['hs256-public-key', 'token_alg_not_allowed'],
-    ['nonce-mismatch', 'nonce_mismatch'],
-    ['userinfo-subject-mismatch', 'userinfo_subject_mismatch'],
-  ]
+  const tampered: [TokenTamper, string][] = [...ID_TOKEN_TAMPERS, ['userinfo-subject-mismatch', 'userinfo_subject_mismatch']]
   for (const [tamper, code] of tampered) {
     it(`${tamper} → invalid_response ${code}`, async () => {
       mock.setFaults({ tamper })

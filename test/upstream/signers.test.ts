@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { createCommandSigner, createHttpSigner, createUpstreamAdapter, tokenKeySource, TokenVerifier, UpstreamError, type UpstreamAdapter } from '../../src/upstream/index.js'
+import { createCommandSigner, createHttpSigner, createUpstreamAdapter, tokenKeySource, TokenVerifier } from '../../src/upstream/index.js'
 import { testConfig } from '../helpers/app.js'
-import { BRIDGE_CALLBACK, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { loginThrough, rejection } from './harness.js'
 
 let mock: TestMockEsia
 beforeAll(async () => {
@@ -20,29 +21,19 @@ afterAll(() => mock.close())
 const opensslSign = (keyFile: string) =>
   `f=$(mktemp) && cat > "$f" && openssl pkeyutl -sign -rawin -inkey '${keyFile}' -in "$f"; rc=$?; rm -f "$f"; exit $rc`
 
-async function loginWith(adapter: UpstreamAdapter, persona: string) {
-  const started = await adapter.start({ redirectUri: BRIDGE_CALLBACK })
-  return adapter.finish({ callbackUrl: await loginAtMock(started.url, persona), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
-}
-
-const failure = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a rejection') }, (err: unknown) => {
-  expect(err).toBeInstanceOf(UpstreamError)
-  return { kind: (err as UpstreamError).kind, code: (err as UpstreamError).code, message: (err as Error).message }
-})
-
 describe('the command signer, with a real external program', () => {
   it('openssl signs the ЕСИА messages and a whole login against the mock succeeds', async () => {
     const adapter = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: opensslSign(mock.testKeyFile) }))
-    expect(await loginWith(adapter, 'shared-snils')).toMatchObject({ subject: '1000300009', lastName: 'Морозов', trusted: true })
+    expect(await loginThrough(adapter, 'shared-snils')).toMatchObject({ subject: '1000300009', lastName: 'Морозов', trusted: true })
   })
 
   it('a CryptoPro-like program writes the bytes reversed; ESIA_SIGNER_REVERSE=true turns them back', async () => {
     const littleEndian = `( ${opensslSign(mock.testKeyFile)} ) | perl -0777 -pe '$_ = reverse $_'`
     const reversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian, ESIA_SIGNER_REVERSE: 'true' }))
-    expect(await loginWith(reversed, 'double-surname')).toMatchObject({ lastName: 'Мамина-Сибирякова' })
+    expect(await loginThrough(reversed, 'double-surname')).toMatchObject({ lastName: 'Мамина-Сибирякова' })
     // Without the flag ЕСИА (here the mock) rejects the signature, as it does in life (research/esia.md §4.1).
     const unreversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian }))
-    expect(await failure(loginWith(unreversed, 'double-surname'))).toMatchObject({ kind: 'provider_error', code: 'ESIA-007053' })
+    expect(await rejection(loginThrough(unreversed, 'double-surname'))).toMatchObject({ kind: 'provider_error', code: 'ESIA-007053' })
   })
 
   it('gets the message on stdin, never in its arguments', async () => {
@@ -51,12 +42,11 @@ describe('the command signer, with a real external program', () => {
   })
 
   it('a program that hangs, fails or prints nothing is a configuration error with a reason', async () => {
-    expect(await failure(createCommandSigner({ command: 'sleep 5', timeoutMs: 200, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_timeout' })
-    const failed = await failure(createCommandSigner({ command: 'echo "no key container" >&2; exit 3', timeoutMs: 2000, reverse: false }).sign('x'))
-    expect(failed).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
-    expect(failed.message).toContain('exited with 3: no key container')
-    expect(await failure(createCommandSigner({ command: 'true', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
-    expect(await failure(createCommandSigner({ command: '/nonexistent/signer', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
+    expect(await rejection(createCommandSigner({ command: 'sleep 5', timeoutMs: 200, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_timeout' })
+    const failed = createCommandSigner({ command: 'echo "no key container" >&2; exit 3', timeoutMs: 2000, reverse: false }).sign('x')
+    await expect(failed).rejects.toMatchObject({ kind: 'configuration', code: 'signer_failed', message: expect.stringContaining('exited with 3: no key container') })
+    expect(await rejection(createCommandSigner({ command: 'true', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
+    expect(await rejection(createCommandSigner({ command: '/nonexistent/signer', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
   })
 })
 
@@ -92,15 +82,15 @@ describe('the http signer, against a small signing service', () => {
   it('POSTs the message and takes raw bytes or JSON {signature}; logins succeed either way', async () => {
     const adapter = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'http', ESIA_SIGNER_URL: url }))
     answer = 'raw'
-    expect(await loginWith(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
+    expect(await loginThrough(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
     answer = 'json'
-    expect(await loginWith(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
+    expect(await loginThrough(adapter, 'no-snils-in-journal')).toMatchObject({ subject: '1000300010' })
   })
 
   it('a failing service is a configuration error', async () => {
     answer = 'error'
-    expect(await failure(createHttpSigner({ url, timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
-    expect(await failure(createHttpSigner({ url: 'http://127.0.0.1:9/sign', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
+    expect(await rejection(createHttpSigner({ url, timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
+    expect(await rejection(createHttpSigner({ url: 'http://127.0.0.1:9/sign', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ kind: 'configuration', code: 'signer_failed' })
     answer = 'raw'
   })
 
@@ -117,9 +107,9 @@ describe('the http signer, against a small signing service', () => {
     const token = `${input}.${sign(null, Buffer.from(input), mock.testKey.privateKey).toString('base64url')}`
     expect(JSON.parse(Buffer.from(await verifier.verify(token)).toString())).toEqual({ sub: 1000300001 })
     const forged = `${input}.${Buffer.alloc(64, 7).toString('base64url')}`
-    expect(await failure(verifier.verify(forged))).toMatchObject({ kind: 'invalid_response', code: 'token_signature_invalid' })
+    expect(await rejection(verifier.verify(forged))).toMatchObject({ kind: 'invalid_response', code: 'token_signature_invalid' })
     // Without a signer that can verify GOST, a GOST token's algorithm is simply not allowed.
-    expect(await failure(new TokenVerifier(await tokenKeySource(`${dir}/gost.cer`)).verify(token))).toMatchObject({ code: 'token_alg_not_allowed' })
+    expect(await rejection(new TokenVerifier(await tokenKeySource(`${dir}/gost.cer`)).verify(token))).toMatchObject({ code: 'token_alg_not_allowed' })
     expect(createPublicKey(mock.testKey.privatePem).asymmetricKeyType).toBe('ed25519')
   })
 })

@@ -6,7 +6,8 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createUpstreamAdapter, UpstreamError, type UpstreamAdapter } from '../../src/upstream/index.js'
 import { testConfig } from '../helpers/app.js'
-import { BRIDGE_CALLBACK, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { loginThrough } from './harness.js'
 
 /**
  * ESIA_TOKEN_KEYS in every form ЕСИА's public esia.zip and operators give it: PEM and DER
@@ -44,10 +45,7 @@ afterAll(async () => {
 
 const adapterWith = (tokenKeys: string) => createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_TOKEN_KEYS: tokenKeys }))
 
-async function loginWith(adapter: UpstreamAdapter) {
-  const started = await adapter.start({ redirectUri: BRIDGE_CALLBACK })
-  return adapter.finish({ callbackUrl: await loginAtMock(started.url, 'parent-two-schools'), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
-}
+const loginWith = (adapter: UpstreamAdapter) => loginThrough(adapter, 'parent-two-schools')
 
 describe('ESIA_TOKEN_KEYS', () => {
   it('an inline PEM certificate', async () => {
