@@ -211,12 +211,16 @@ export const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       async (request) => {
         const q = request.query
+        const body = request.body as AsyncIterable<unknown> | null | undefined
+        if (typeof body?.[Symbol.asyncIterator] !== 'function') {
+          throw new ApiError(415, 'unsupported_media_type', 'Send the file as the body with Content-Type text/csv (charset=utf-8 or windows-1251) or application/x-ndjson')
+        }
         const contentType = request.headers['content-type'] ?? ''
         const format = q.format ?? (/^text\/csv/i.test(contentType) ? 'csv' : /ndjson/i.test(contentType) ? 'ndjson' : undefined)
         const charset = /;\s*charset=([^;]+)/i.exec(contentType)?.[1]?.trim()
         let report: ImportReport
         try {
-          report = await importDirectory(app.db, request.body as AsyncIterable<unknown>, {
+          report = await importDirectory(app.db, body, {
             format,
             charset,
             dryRun: q.dry_run ?? false,
