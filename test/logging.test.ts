@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, JOURNAL_CLIENT, journalBasicAuth, type TestApp } from './helpers/app.js'
+import { csv, snils } from './directory/fixtures.js'
+
+/**
+ * DESIGN.md §Security and §Directory: logs never contain SNILS, names, birth dates, credentials or
+ * cookies. A journal sends all of them at once — in headers, the query string and the body, on a
+ * request that succeeds and on ones that fail — and the captured log text holds none of them.
+ */
+describe('logs carry no personal data and no credentials', () => {
+  let t: TestApp
+  const person = { last_name: 'Шереметьева', first_name: 'Евдокия', middle_name: 'Аполлинарьевна', birth_date: '17.03.1986', snils: snils('987654321') }
+  const secrets = {
+    authorization: journalBasicAuth(),
+    cookie: 'bridge_session=cookie-value-7f3a9c',
+    bearer: 'Bearer not-a-real-token-but-secret-4e1d',
+  }
+
+  beforeAll(async () => {
+    t = await buildTestApp({ env: { LOG_LEVEL: 'trace' } })
+    await t.app.inject({ method: 'PUT', url: '/api/v1/directory/organizations/school-1', headers: { authorization: secrets.authorization }, payload: { name: 'Школа', kind: 'school' } })
+    const query = new URLSearchParams({ invalid_snils: 'keep' }).toString()
+    const headers = { authorization: secrets.authorization, cookie: secrets.cookie, 'x-person': encodeURIComponent(`${person.last_name} ${person.snils} ${person.birth_date}`) }
+    // Succeeds.
+    await t.app.inject({ method: 'PUT', url: `/api/v1/directory/users/u1?${query}`, headers, payload: { organization_id: 'school-1', role: 'parent', ...person } })
+    // Fails validation, with personal data in the query string and a field that is not allowed.
+    await t.app.inject({ method: 'PUT', url: `/api/v1/directory/users/u2?snils=${encodeURIComponent(person.snils)}&last_name=${encodeURIComponent(person.last_name)}`, headers, payload: { organization_id: 'school-1', role: 'parent', ...person, note: person.birth_date } })
+    // Fails a card rule (wrong check digits).
+    await t.app.inject({ method: 'PUT', url: '/api/v1/directory/users/u3', headers, payload: { organization_id: 'school-1', role: 'parent', ...person, snils: '987-654-321 00' } })
+    // Fails authentication, with a bearer token and a cookie.
+    await t.app.inject({ method: 'DELETE', url: '/api/v1/directory/users/u1', headers: { authorization: secrets.bearer, cookie: secrets.cookie } })
+    // A batch import, and a broken one.
+    const row = `${person.last_name};${person.first_name};${person.middle_name};${person.birth_date};${person.snils};Родитель;school-1;u4`
+    await t.app.inject({ method: 'POST', url: '/api/v1/directory/import', headers: { ...headers, 'content-type': 'text/csv' }, payload: csv(row) })
+    await t.app.inject({ method: 'POST', url: '/api/v1/directory/import', headers: { ...headers, 'content-type': 'text/csv' }, payload: `${row}\n` })
+    // An unknown route.
+    await t.app.inject({ url: `/api/v1/directory/nowhere?snils=${encodeURIComponent(person.snils)}`, headers })
+  })
+  afterAll(async () => t.close())
+
+  it('logged the requests (method, path, status), so the absence below means something', () => {
+    const logs = t.logs.text()
+    expect(logs).toContain('"path":"/api/v1/directory/users/u1"')
+    expect(logs).toContain('"statusCode":401')
+    expect(logs).toContain('directory import')
+  })
+
+  it('holds no SNILS, name, patronymic or birth date, in any spelling', () => {
+    const logs = t.logs.text()
+    const digits = person.snils.replace(/\D/g, '')
+    expect(logs).not.toMatch(new RegExp(digits.split('').join('\\D{0,3}')))
+    for (const value of [person.last_name, person.first_name, person.middle_name, person.birth_date, '1986-03-17', encodeURIComponent(person.last_name)]) {
+      expect(logs).not.toContain(value)
+    }
+  })
+
+  it('holds no credentials or cookies', () => {
+    const logs = t.logs.text()
+    for (const value of [secrets.authorization.slice(6), JOURNAL_CLIENT.client_secret, 'cookie-value-7f3a9c', 'not-a-real-token-but-secret-4e1d']) {
+      expect(logs).not.toContain(value)
+    }
+  })
+})
