@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+#
+# esia-bridge as a container: compiled TypeScript on Node 22 LTS, production dependencies only,
+# running as the unprivileged `node` user. The database is external (DATABASE_URL): see
+# docker-compose.yml for PostgreSQL 16 next to it. Not executed where this was written (no Docker
+# engine there); built from the same `npm ci` / `npm run build` the CI runs.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+# Dependencies first, so a source change does not reinstall them. No install scripts are needed to
+# compile (the embedded PostgreSQL's binaries are for development, never used in a container).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:22-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Root owns the code; the service only reads it. DATA_DIR is the one place it may write.
+RUN mkdir -p /app/.data && chown node:node /app/.data
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Node receives SIGTERM directly (no shell in between) and closes gracefully (close-with-grace).
+CMD ["node", "dist/server.js"]
