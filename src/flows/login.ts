@@ -75,7 +75,7 @@ async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: Fa
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err
     request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
-    const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description: 'Госуслуги could not be reached', state: login.state })
+    const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description: 'ESIA (Gosuslugi) could not be reached; try again later', state: login.state })
     return sendPage(reply, 503, upstreamStartFailedPage({ reason: upstreamErrorReason(err), retryUrl: request.url, backUrl }))
   }
   metrics.started('login')
