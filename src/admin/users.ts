@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js'
+import { cardProblems, type CardProblem } from '../directory/cards.js'
 import { ApiError } from '../http/errors.js'
 import { findLink, type Link } from '../linking/links.js'
 import { normalizeMiddleName, normalizeName } from '../matching/normalize.js'
@@ -128,8 +129,6 @@ export async function userInScope(db: Queryable, caller: SupportCaller, id: stri
   return toSummary(rows[0])
 }
 
-/** Completeness problems of one card, by the rules of the «Контроль заполнения данных» report (seed 003). */
-export type CardProblem = 'snils_missing' | 'snils_invalid' | 'birth_date_missing' | 'middle_name_missing' | 'snils_shared'
 
 export interface RelatedCard {
   id: string
@@ -143,7 +142,7 @@ export interface RelatedCard {
 export interface UserCard {
   user: UserSummary
   problems: CardProblem[]
-  /** Other cards in the caller's scope with the same SNILS (a data error support must fix). */
+  /** Completeness problems, by the rules of the «Контроль заполнения данных» report (src/directory/completeness.ts). */
   sharedSnilsWith: string[]
   related: RelatedCard[]
   link: Link | undefined
@@ -154,10 +153,12 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
   const user = await userInScope(db, caller, id)
   const scope = scopeOf(caller)
   const [card, shared, related, link, history] = await Promise.all([
-    db.query<{ birth_date: string | null; norm_middle_name: string | null }>('SELECT birth_date, norm_middle_name FROM journal_users WHERE id = $1', [id]),
-    db.query<{ id: string; organization_id: string }>(
-      `SELECT other.id, other.organization_id FROM journal_users me JOIN journal_users other
-         ON other.snils_hmac = me.snils_hmac AND other.id <> me.id
+    db.query<{ norm_middle_name: string | null }>('SELECT norm_middle_name FROM journal_users WHERE id = $1', [id]),
+    // «Shared» as the completeness report counts it: another card of the same organisation and role
+    // (the same SNILS on a teacher's staff and parent cards is one person in two capacities).
+    db.query<{ id: string }>(
+      `SELECT other.id FROM journal_users me JOIN journal_users other
+         ON other.snils_hmac = me.snils_hmac AND other.organization_id = me.organization_id AND other.role = me.role AND other.id <> me.id
        WHERE me.id = $1 AND me.snils_hmac IS NOT NULL ORDER BY other.id LIMIT 50`,
       [id],
     ),
@@ -171,18 +172,12 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
     findLink(db, id),
     db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE journal_user_id = $1 ORDER BY at DESC, id DESC LIMIT 100`, [id]),
   ])
-  const problems: CardProblem[] = []
-  if (!user.snilsPresent) problems.push('snils_missing')
-  else if (!user.snilsValid) problems.push('snils_invalid')
-  if (!card.rows[0]?.birth_date) problems.push('birth_date_missing')
-  if (!card.rows[0]?.norm_middle_name) problems.push('middle_name_missing')
-  // A card sharing its SNILS with another is a problem wherever the other card is; its id is named
-  // only when the caller may see that card.
-  if (shared.rows.length > 0) problems.push('snils_shared')
+  const problems = cardProblems({ snilsPresent: user.snilsPresent, snilsValid: user.snilsValid, birthDate: user.birthDate, normMiddleName: card.rows[0]?.norm_middle_name ?? null })
+  if (shared.rows.length > 0) problems.push('shared_snils')
   return {
     user,
     problems,
-    sharedSnilsWith: shared.rows.filter((r) => scope === null || scope.includes(r.organization_id)).map((r) => r.id),
+    sharedSnilsWith: shared.rows.map((r) => r.id),
     related: related.rows.map((r) => ({ id: r.id, relation: r.relation, lastName: r.last_name, firstName: r.first_name, middleName: r.middle_name, role: r.role })),
     link,
     history: history.rows.map(toAuditEntry),

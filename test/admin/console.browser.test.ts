@@ -11,7 +11,7 @@ import { auditRows, person, seedSchools, SCHOOL_A, SNILS, supportAccount, type S
 /**
  * A school administrator's afternoon in the real console, in headless Chromium: sign in, find a
  * parent by SNILS, unlink a wrong link, link a failed attempt despite a typo in the journal, check
- * the action log. Screenshots of each page go to test-results/screens (docs/screens with
+ * a batch update file, read the action log. Screenshots of each page go to test-results/screens (docs/screens with
  * UPDATE_SCREENSHOTS=1).
  */
 describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console in Chromium', () => {
@@ -94,6 +94,26 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
     const resolved = await t.db.pool.query('SELECT resolved_by FROM failed_attempts WHERE id = $1', [seeded.attempts.smirnovBirthDate])
     expect(resolved.rows[0].resolved_by).toBe(account.id)
     await screenshot(page, 'admin-linked-override')
+  })
+
+  it('checks a batch update file without changing anything (dry run)', async () => {
+    await page.getByRole('link', { name: 'Пакетное обновление' }).click()
+    const csv = [
+      'Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор',
+      `Смирнов;Алексей;Иванович;02.01.1980;${SNILS.smirnov};Родитель;${SCHOOL_A.id};a-parent-smirnov`,
+      `Орлова;Вера;Николаевна;02.02.1990;;Родитель;${SCHOOL_A.id};a-parent-orlova`,
+      `Кузнецава;Татьяна;Александровна;25.07.1984;225-680-247 00;Родитель;school-12;u1701`,
+      `Сидоров;Иван;Ильич;05.06.1975;;Родитель;school-b;b-parent-sidorov`,
+    ].join('\r\n')
+    await page.getByLabel('Файл CSV').setInputFiles({ name: 'roditeli.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+    await screenshot(page, 'admin-import')
+    await page.getByRole('button', { name: 'Проверить файл' }).click()
+    await page.getByRole('heading', { name: 'Проверка файла: что изменится' }).waitFor()
+    expect(await page.locator('tr', { hasText: 'Будет добавлено' }).textContent()).toContain('1')
+    expect(await page.getByText('Контрольная сумма СНИЛС не сходится').isVisible()).toBe(true)
+    expect(await page.getByText('Организация вне вашей области доступа').isVisible()).toBe(true)
+    expect((await t.db.pool.query(`SELECT 1 FROM journal_users WHERE id = 'a-parent-orlova'`)).rowCount).toBe(0)
+    await screenshot(page, 'admin-import-dry-run')
   })
 
   it('shows both changes in the action log', async () => {

@@ -35,7 +35,7 @@ export const CARDS: CardInput[] = [
   { id: 'a-parent-smirnov', organization_id: SCHOOL_A.id, role: 'parent', last_name: 'Смирнов', first_name: 'Алексей', middle_name: 'Иванович', birth_date: '02.01.1981', snils: SNILS.smirnov },
   { id: 'a-student-ivanov', organization_id: SCHOOL_A.id, role: 'student', last_name: 'Иванов', first_name: 'Пётр', middle_name: 'Сергеевич', birth_date: '01.09.2012' },
   { id: 'a-staff-kuznetsova', organization_id: SCHOOL_A.id, role: 'staff', last_name: 'Кузнецова', first_name: 'Ольга', middle_name: null, birth_date: null, snils: SNILS.shared },
-  { id: 'a-parent-kuznetsova-dup', organization_id: SCHOOL_A.id, role: 'parent', last_name: 'Кузнецова', first_name: 'Ольга', middle_name: 'Андреевна', birth_date: '20.05.1979', snils: SNILS.shared },
+  { id: 'a-staff-kuznetsova-2', organization_id: SCHOOL_A.id, role: 'staff', last_name: 'Кузнецова', first_name: 'Ольга', middle_name: 'Андреевна', birth_date: '20.05.1979', snils: SNILS.shared },
   { id: 'b-parent-petrova', organization_id: SCHOOL_B.id, role: 'parent', last_name: 'Петрова', first_name: 'Анна', middle_name: 'Сергеевна', birth_date: '11.11.1988', snils: SNILS.petrova },
   { id: 'b-parent-sidorov', organization_id: SCHOOL_B.id, role: 'parent', last_name: 'Сидоров', first_name: 'Иван', middle_name: 'Ильич', birth_date: '05.06.1975' },
 ]

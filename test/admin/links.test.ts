@@ -120,7 +120,7 @@ describe('support changes links: unlink, «Связать вопреки рас�
     it('keeps school B’s attempts out of reach of school A, and a login that found nobody for admins', async () => {
       for (const id of [seeded.attempts.petrovaLastName, seeded.attempts.loginNotFound]) {
         expect((await t.app.inject({ url: `/api/v1/admin/failed-attempts/${id}`, headers: bearer(schoolA.token) })).statusCode).toBe(403)
-        expect((await post(schoolA.token, `/failed-attempts/${id}/link`, { reason: 'x', journal_user_id: 'a-parent-kuznetsova-dup' })).statusCode).toBe(403)
+        expect((await post(schoolA.token, `/failed-attempts/${id}/link`, { reason: 'x', journal_user_id: 'a-staff-kuznetsova-2' })).statusCode).toBe(403)
         expect((await post(schoolA.token, `/failed-attempts/${id}/resolve`, { reason: 'x' })).statusCode).toBe(403)
       }
       const { rows } = await t.db.pool.query('SELECT count(*)::int AS n FROM failed_attempts WHERE resolved_at IS NOT NULL')
@@ -130,9 +130,9 @@ describe('support changes links: unlink, «Связать вопреки рас�
     it('lets an admin link a login that found nobody to the card named', async () => {
       const missing = await post(BOOTSTRAP, `/failed-attempts/${seeded.attempts.loginNotFound}/link`, { reason: 'Карточка заведена с другой фамилией' })
       expect(missing.json().error).toBe('journal_user_required')
-      const res = await post(BOOTSTRAP, `/failed-attempts/${seeded.attempts.loginNotFound}/link`, { reason: 'Карточка заведена с другой фамилией', journal_user_id: 'a-parent-kuznetsova-dup' })
+      const res = await post(BOOTSTRAP, `/failed-attempts/${seeded.attempts.loginNotFound}/link`, { reason: 'Карточка заведена с другой фамилией', journal_user_id: 'a-staff-kuznetsova-2' })
       expect(res.statusCode).toBe(200)
-      expect(await findLink(t.db.pool, 'a-parent-kuznetsova-dup')).toMatchObject({ upstreamSubject: '3000001', method: 'support_override', mismatches: ['not_found'] })
+      expect(await findLink(t.db.pool, 'a-staff-kuznetsova-2')).toMatchObject({ upstreamSubject: '3000001', method: 'support_override', mismatches: ['not_found'] })
     })
 
     it('marks an attempt resolved without linking, with a reason', async () => {
@@ -148,7 +148,7 @@ describe('support changes links: unlink, «Связать вопреки рас�
     it('asks for a reason, refuses a target in another school and a target with its own link', async () => {
       expect((await post(schoolA.token, '/users/a-parent-smirnov/move-link', { to_journal_user_id: 'a-parent-ivanova' })).json().error).toBe('reason_required')
       expect((await post(schoolA.token, '/users/a-parent-smirnov/move-link', { to_journal_user_id: 'b-parent-sidorov', reason: 'дубль' })).statusCode).toBe(403)
-      const linked = await post(schoolA.token, '/users/a-parent-smirnov/move-link', { to_journal_user_id: 'a-parent-kuznetsova-dup', reason: 'дубль' })
+      const linked = await post(schoolA.token, '/users/a-parent-smirnov/move-link', { to_journal_user_id: 'a-staff-kuznetsova-2', reason: 'дубль' })
       expect(linked.statusCode).toBe(409)
       expect(linked.json().error).toBe('target_linked')
       expect(await findLink(t.db.pool, 'a-parent-smirnov')).toBeDefined()

@@ -1,5 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { savePendingImport } from '../../src/admin/pending-imports.js'
 import { findLink } from '../../src/linking/links.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { ConsoleClient } from './console-client.js'
@@ -35,8 +36,12 @@ interface Case {
   params?: Record<string, string | number>
   query?: Record<string, string>
   body?: Record<string, unknown>
+  /** A CSV sent as the API body, or as the console form's file. */
+  csv?: string
   expect: Expect
 }
+
+const B_CSV = `Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор\r\nПетрова;Анна;Сергеевна;11.11.1988;;Родитель;${SCHOOL_B.id};b-parent-petrova\r\n`
 
 // What school A must never read: school B's name, people, ЕСИА subjects.
 const B_MARKERS = ['school-b', SCHOOL_B.name, 'Петрова', 'Сидоров', '2000001', '2000002', '2000003']
@@ -47,6 +52,7 @@ describe('school A support walks every admin route against school B', () => {
   let schoolA: { id: string; token: string; password: string }
   let schoolB: { id: string; token: string }
   let bTokenId: string
+  let bPendingImport: string
 
   beforeAll(async () => {
     t = await buildTestApp()
@@ -54,6 +60,9 @@ describe('school A support walks every admin route against school B', () => {
     schoolA = await supportAccount(t, 'school-a-support', 'support', [SCHOOL_A.id])
     schoolB = await supportAccount(t, 'school-b-support', 'support', [SCHOOL_B.id])
     bTokenId = (await t.db.pool.query('SELECT id FROM support_api_tokens WHERE account_id = $1', [schoolB.id])).rows[0].id
+    bPendingImport = await savePendingImport(t.db.pool, t.config.secrets.keysEncryptionKey, {
+      accountId: schoolB.id, options: { organizationId: SCHOOL_B.id, mode: 'replace', keepInvalidSnils: false }, file: Buffer.from(B_CSV), report: {},
+    })
   })
   afterAll(async () => t.close())
 
@@ -81,6 +90,7 @@ describe('school A support walks every admin route against school B', () => {
       'POST /api/v1/admin/failed-attempts/:id/resolve': { params: attempt, body: { reason: 'x' }, expect: 'refused' },
       'GET /api/v1/admin/audit-events': { query: orgB, expect: 'refused' },
       'GET /api/v1/admin/audit-events.csv': { query: orgB, expect: 'refused' },
+      'POST /api/v1/admin/imports': { query: { dry_run: 'false', mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       // Console
       'GET /admin': { expect: 'clean' },
       'GET /admin/console.css': { expect: 'clean' },
@@ -106,6 +116,9 @@ describe('school A support walks every admin route against school B', () => {
       'GET /admin/tokens': { expect: 'clean' },
       'POST /admin/tokens': { body: { name: 'mine' }, expect: 'clean' },
       'POST /admin/tokens/:id/revoke': { params: { id: bTokenId }, expect: 'refused' },
+      'GET /admin/import': { expect: 'clean' },
+      'POST /admin/import': { body: { mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
+      'POST /admin/import/:id/apply': { params: { id: bPendingImport }, expect: 'refused' },
       // Last: it ends the session the walk uses.
       'POST /admin/logout': { expect: 'clean' },
     }
@@ -129,7 +142,11 @@ describe('school A support walks every admin route against school B', () => {
       const query = c.query ? `?${new URLSearchParams(c.query)}` : ''
       let res: LightMyRequestResponse
       if (url.startsWith('/api/')) {
-        res = await t.app.inject({ method: method as 'GET', url: url + query, headers: bearer(schoolA.token), ...(c.body ? { payload: c.body } : {}) })
+        const payload = c.csv !== undefined ? { payload: c.csv, headers: { ...bearer(schoolA.token), 'content-type': 'text/csv; charset=utf-8' } } : { headers: bearer(schoolA.token), ...(c.body ? { payload: c.body } : {}) }
+        res = await t.app.inject({ method: method as 'GET', url: url + query, ...payload })
+      } else if (c.csv !== undefined) {
+        await browser.get('/admin/import')
+        res = await browser.postFile(url, c.body as Record<string, string>, { field: 'file', name: 'school-b.csv', type: 'text/csv', content: c.csv })
       } else if (method === 'GET') {
         res = await browser.get(url + query)
       } else {
@@ -179,5 +196,7 @@ describe('school A support walks every admin route against school B', () => {
     )
     expect(touched.rows).toEqual([])
     expect((await t.db.pool.query(`SELECT 1 FROM support_accounts WHERE login = 'b-friend'`)).rowCount).toBe(0)
+    expect((await t.db.pool.query('SELECT 1 FROM support_pending_imports WHERE id = $1', [bPendingImport])).rowCount).toBe(1)
+    expect((await t.db.pool.query(`SELECT count(*)::int AS n FROM journal_users WHERE organization_id = $1`, [SCHOOL_B.id])).rows[0].n).toBe(2)
   })
 })

@@ -3,6 +3,7 @@ import { callerFromBearer } from '../caller.js'
 import { accountRoutes } from './accounts.js'
 import { attemptRoutes } from './attempts.js'
 import { auditRoutes } from './audit.js'
+import { importRoutes } from './imports.js'
 import { userRoutes } from './users.js'
 
 /**
@@ -18,4 +19,5 @@ export const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(userRoutes)
   await app.register(attemptRoutes)
   await app.register(auditRoutes)
+  await app.register(importRoutes)
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { auditJson, AuditEntrySchema, attemptJson, errors, FailedAttemptSchema, Id, IdParams, LinkSchema, linkJson, Reason, ReasonBody, RoleSchema, SECURITY, TAGS, UserSummarySchema, userJson } from './schemas.js'
+import { CardProblemSchema } from '../../directory/schemas.js'
 import { listFailedAttempts } from '../attempts.js'
 import { auditSupportRead } from '../audit-log.js'
 import { checkOrganizationFilter, inScope, requireCaller, scopeOf } from '../caller.js'
@@ -22,11 +23,10 @@ const SearchBody = Type.Object(
 
 const Organization = Type.Object({ id: Type.String(), name: Type.String(), kind: Type.String(), municipality: Type.Union([Type.String(), Type.Null()]) })
 
-const Problem = Type.Enum(['snils_missing', 'snils_invalid', 'birth_date_missing', 'middle_name_missing', 'snils_shared'])
 
 const UserCardSchema = Type.Object({
   user: UserSummarySchema,
-  problems: Type.Array(Problem),
+  problems: Type.Array(CardProblemSchema),
   snils_shared_with: Type.Array(Type.String()),
   related: Type.Array(Type.Object({ id: Type.String(), relation: Type.String(), last_name: Type.String(), first_name: Type.String(), middle_name: Type.Union([Type.String(), Type.Null()]), role: Type.String() })),
   link: Type.Union([LinkSchema, Type.Null()]),

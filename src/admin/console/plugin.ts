@@ -10,6 +10,7 @@ import { attemptConsoleRoutes } from './attempts.js'
 import { auditConsoleRoutes } from './audit.js'
 import { accountSelfRoutes, callerFromSession, loginRoutes } from './auth.js'
 import { HIDE, NoticeQuery, render } from './forms.js'
+import { importConsoleRoutes } from './import.js'
 import { consolePage, publicConsolePage } from './layout.js'
 import { CONSOLE_CSS } from './styles.js'
 import { errorText } from './texts.js'
@@ -76,6 +77,7 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
     await signedIn.register(attemptConsoleRoutes)
     await signedIn.register(auditConsoleRoutes)
     await signedIn.register(accountConsoleRoutes)
+    await signedIn.register(importConsoleRoutes)
   }
   await app.register(signedInRoutes)
 }

@@ -81,12 +81,13 @@ export const LINK_METHODS: Record<string, string> = {
 
 export const LEVELS: Record<string, string> = { PR: 'подтверждённая', P: 'упрощённая или стандартная', KD: 'детская' }
 
+/** Completeness problems (src/directory/cards.ts CARD_PROBLEMS), as the «Контроль заполнения данных» report names them. */
 export const PROBLEMS: Record<string, string> = {
-  snils_missing: 'Не указан СНИЛС',
-  snils_invalid: 'СНИЛС с неверной контрольной суммой',
-  birth_date_missing: 'Не указана дата рождения',
-  middle_name_missing: 'Не указано отчество (если его нет — всё верно)',
-  snils_shared: 'Такой же СНИЛС у другой карточки',
+  without_snils: 'Не указан СНИЛС',
+  invalid_snils: 'СНИЛС с неверной контрольной суммой',
+  without_birth_date: 'Не указана дата рождения',
+  without_middle_name: 'Не указано отчество (если его нет — всё верно)',
+  shared_snils: 'Такой же СНИЛС у другой карточки той же организации и роли',
 }
 
 export const FIELD_STATES: Record<string, string> = {

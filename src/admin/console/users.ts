@@ -69,7 +69,7 @@ function cardPage(card: UserCard, attempts: FailedAttemptView[], csrf: string, c
 <dt>СНИЛС</dt><dd>${u.snilsPresent ? (u.snilsValid ? 'указан' : 'указан с ошибкой в контрольной сумме') : 'не указан'}</dd>
 <dt>Роль</dt><dd>${ROLE_NAMES[u.role] ?? u.role}</dd><dt>Организация</dt><dd>${u.organizationName}</dd><dt>Идентификатор</dt><dd><code>${u.id}</code></dd></dl>
 ${card.problems.length
-    ? html`<h3>Что не заполнено</h3><ul>${card.problems.map((p) => html`<li><span class="tag bad">${PROBLEMS[p] ?? p}</span>${p === 'snils_shared' && card.sharedSnilsWith.length ? html` — ${card.sharedSnilsWith.map((id) => html`<a href="/admin/users/${encodeURIComponent(id)}">${id}</a> `)}` : ''}</li>`)}</ul>
+    ? html`<h3>Что не заполнено</h3><ul>${card.problems.map((p) => html`<li><span class="tag bad">${PROBLEMS[p] ?? p}</span>${p === 'shared_snils' && card.sharedSnilsWith.length ? html` — ${card.sharedSnilsWith.map((id) => html`<a href="/admin/users/${encodeURIComponent(id)}">${id}</a> `)}` : ''}</li>`)}</ul>
 <p class="muted small">Данные исправляют в журнале; сюда они придут со следующим обновлением справочника.</p>`
     : html`<p><span class="tag good">Данные для входа через Госуслуги заполнены</span></p>`}
 ${card.related.length ? html`<h3>Связанные карточки</h3><ul>${card.related.map((r) => html`<li>${r.relation === 'child' ? 'Ребёнок' : 'Родитель'}: <a href="/admin/users/${encodeURIComponent(r.id)}">${fullName(r)}</a></li>`)}</ul>` : ''}
