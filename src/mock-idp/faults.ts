@@ -21,6 +21,8 @@ export const TOKEN_TAMPERS = [
   'state-mismatch',
   /** ЕСИА: the access token names another subject (`urn:esia:sbj_id`) than the ID token. */
   'subject-mismatch',
+  /** ЕСИА: the access token was issued to another ИС (`client_id`). */
+  'wrong-client-id',
   /** ID token `nonce` differs from the one sent (and is echoed even where ЕСИА would not). */
   'nonce-mismatch',
   /** OIDC: userinfo answers for another `sub`. */

@@ -87,7 +87,7 @@ export class MockTokens {
       'urn:esia:sbj_id': tamper === 'subject-mismatch' ? 1000999999 : this.#oid(grant),
       exp: iat + 3600,
       iat,
-      client_id: grant.client.clientId,
+      client_id: tamper === 'wrong-client-id' ? 'ANOTHER01' : grant.client.clientId,
     })
   }
 

@@ -90,6 +90,7 @@ describe('each bad answer is rejected with a typed error', () => {
     ['unknown-kid', 'token_key_unknown'],
     ['state-mismatch', 'state_mismatch'],
     ['subject-mismatch', 'token_subject_mismatch'],
+    ['wrong-client-id', 'token_audience_mismatch'],
   ]
   for (const [tamper, code] of tampered) {
     it(`${tamper} → invalid_response ${code}`, async () => {
