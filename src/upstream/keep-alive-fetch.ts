@@ -12,9 +12,11 @@ import https from 'node:https'
  * (their `customFetch` hooks). Neither follows redirects (openid-client asks for `redirect:
  * 'manual'` anyway).
  */
+// Idle sockets close after 4 s, before the usual server-side keep-alive timeouts (Node 5 s, nginx
+// 60–75 s), so we rarely write into a socket the server is closing.
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-  'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+  'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 4000 }),
+  'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 4000 }),
 }
 
 /** Larger answers are not what an identity provider sends: stop reading. */
@@ -44,7 +46,18 @@ const timeoutError = (ms: number) => new DOMException(`no answer within ${ms} ms
  * One request. Network failures reject with a TypeError (as fetch does), a timeout or an abort
  * with the signal's reason (a `TimeoutError` DOMException for `timeoutMs`).
  */
-export function keepAliveRequest(input: string | URL, init: RawRequest = {}): Promise<RawResponse> {
+export async function keepAliveRequest(input: string | URL, init: RawRequest = {}): Promise<RawResponse> {
+  try {
+    return await requestOnce(input, init)
+  } catch (err) {
+    // The server closed a kept-alive socket just as we reused it: the request never reached it
+    // (Node's documented pattern, `request.reusedSocket`). One retry on a fresh socket.
+    if ((err as { reusedSocket?: boolean }).reusedSocket) return requestOnce(input, init)
+    throw err
+  }
+}
+
+function requestOnce(input: string | URL, init: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const url = typeof input === 'string' ? new URL(input) : input
     const agent = agents[url.protocol as keyof typeof agents]
@@ -81,7 +94,11 @@ export function keepAliveRequest(input: string | URL, init: RawRequest = {}): Pr
       response.on('end', () => done(null, { status: response.statusCode ?? 502, statusText: response.statusMessage ?? '', rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }))
     })
     // Like fetch: a network failure is a TypeError whose cause says what happened.
-    request.on('error', (err) => done(new TypeError(`fetch failed: ${err.message}`, { cause: err })))
+    request.on('error', (err) => {
+      const failure = new TypeError(`fetch failed: ${err.message}`, { cause: err })
+      if (request.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') Object.assign(failure, { reusedSocket: true })
+      done(failure)
+    })
     signal?.addEventListener('abort', onAbort, { once: true })
     request.end(body)
   })
