@@ -32,7 +32,7 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
       flow: 'link', reasons: ['mismatch:last_name'], journalUserId: 'u1701', organizationId: 'school-12',
       person: person({ subject: '1000701', lastName: 'Кузнецова', firstName: 'Татьяна', middleName: 'Александровна', birthDate: '1984-07-25', snils: '22568024765' }),
     })
-    account = await supportAccount(t, 'ryabtsev', 'support', [SCHOOL_A.id, 'school-12'])
+    account = await supportAccount(t, 'ryabtsev', 'support', [SCHOOL_A.id, 'school-12', 'gymnasium-3', 'elizovo-school-1'])
     origin = await listenLocally(t.app)
     chromium = await launchChromium()
     page = chromium.page
@@ -94,6 +94,17 @@ describe.skipIf(!chromiumAvailable('admin console browser tests'))('the console 
     const resolved = await t.db.pool.query('SELECT resolved_by FROM failed_attempts WHERE id = $1', [seeded.attempts.smirnovBirthDate])
     expect(resolved.rows[0].resolved_by).toBe(account.id)
     await screenshot(page, 'admin-linked-override')
+  })
+
+  it('reads the completeness report and opens the cards behind a number', async () => {
+    await page.getByRole('link', { name: 'Контроль заполнения' }).click()
+    await page.getByRole('heading', { name: 'Контроль заполнения данных' }).waitFor()
+    await screenshot(page, 'admin-completeness')
+    await page.getByRole('link', { name: 'Родители', exact: true }).click()
+    await page.getByRole('row').filter({ hasText: 'Гимназия № 3' }).locator('a[href*="problem=shared_snils"]').click()
+    await page.getByRole('heading', { name: 'Такой же СНИЛС у другой карточки той же организации и роли' }).waitFor()
+    expect(await page.locator('table a[href^="/admin/users/"]').count()).toBe(2)
+    await screenshot(page, 'admin-completeness-problems')
   })
 
   it('checks a batch update file without changing anything (dry run)', async () => {

@@ -90,6 +90,10 @@ describe('school A support walks every admin route against school B', () => {
       'POST /api/v1/admin/failed-attempts/:id/resolve': { params: attempt, body: { reason: 'x' }, expect: 'refused' },
       'GET /api/v1/admin/audit-events': { query: orgB, expect: 'refused' },
       'GET /api/v1/admin/audit-events.csv': { query: orgB, expect: 'refused' },
+      'GET /api/v1/admin/completeness': { query: orgB, expect: 'refused' },
+      'GET /api/v1/admin/completeness/problems': { query: orgB, expect: 'refused' },
+      'GET /api/v1/admin/completeness.csv': { query: orgB, expect: 'refused' },
+      'GET /api/v1/admin/completeness/problems.csv': { query: orgB, expect: 'refused' },
       'POST /api/v1/admin/imports': { query: { dry_run: 'false', mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       // Console
       'GET /admin': { expect: 'clean' },
@@ -116,6 +120,10 @@ describe('school A support walks every admin route against school B', () => {
       'GET /admin/tokens': { expect: 'clean' },
       'POST /admin/tokens': { body: { name: 'mine' }, expect: 'clean' },
       'POST /admin/tokens/:id/revoke': { params: { id: bTokenId }, expect: 'refused' },
+      'GET /admin/completeness': { query: orgB, expect: 'refused' },
+      'GET /admin/completeness/problems': { query: orgB, expect: 'refused' },
+      'GET /admin/completeness.csv': { query: orgB, expect: 'refused' },
+      'GET /admin/completeness/problems.csv': { query: orgB, expect: 'refused' },
       'GET /admin/import': { expect: 'clean' },
       'POST /admin/import': { body: { mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       'POST /admin/import/:id/apply': { params: { id: bPendingImport }, expect: 'refused' },
@@ -175,6 +183,10 @@ describe('school A support walks every admin route against school B', () => {
       await api('/api/v1/admin/audit-events?limit=500'),
       await api('/api/v1/admin/audit-events.csv'),
       await api('/api/v1/admin/organizations'),
+      await api('/api/v1/admin/completeness'),
+      await api('/api/v1/admin/completeness/problems?limit=1000'),
+      await api('/api/v1/admin/completeness.csv'),
+      await api('/api/v1/admin/completeness/problems.csv'),
     ]
     for (const res of bodies) {
       expect(res.statusCode).toBe(200)

@@ -4,6 +4,7 @@ import { accountRoutes } from './accounts.js'
 import { attemptRoutes } from './attempts.js'
 import { auditRoutes } from './audit.js'
 import { importRoutes } from './imports.js'
+import { reportRoutes } from './reports.js'
 import { userRoutes } from './users.js'
 
 /**
@@ -20,4 +21,5 @@ export const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(attemptRoutes)
   await app.register(auditRoutes)
   await app.register(importRoutes)
+  await app.register(reportRoutes)
 }

@@ -11,6 +11,7 @@ import { auditConsoleRoutes } from './audit.js'
 import { accountSelfRoutes, callerFromSession, loginRoutes } from './auth.js'
 import { HIDE, NoticeQuery, render } from './forms.js'
 import { importConsoleRoutes } from './import.js'
+import { reportConsoleRoutes } from './reports.js'
 import { consolePage, publicConsolePage } from './layout.js'
 import { CONSOLE_CSS } from './styles.js'
 import { errorText } from './texts.js'
@@ -78,6 +79,7 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
     await signedIn.register(auditConsoleRoutes)
     await signedIn.register(accountConsoleRoutes)
     await signedIn.register(importConsoleRoutes)
+    await signedIn.register(reportConsoleRoutes)
   }
   await app.register(signedInRoutes)
 }

@@ -10,6 +10,7 @@ export const CONSOLE_CSS = `
 .console-nav a[aria-current=page] { border-color: var(--blue); font-weight: 600; }
 .console-nav .who { margin-left: auto; color: var(--muted); font-size: .9rem; display: flex; gap: 12px; align-items: center; }
 .console-nav form { margin: 0; }
+.console-nav.tabs { margin: 0 0 16px; }
 .console-nav button { min-height: 0; padding: 4px 12px; font-size: .9rem; }
 .filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 0 16px; align-items: end; }
 .filters .actions { margin-top: 12px; }
