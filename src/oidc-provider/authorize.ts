@@ -72,6 +72,8 @@ const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/
 // RFC 6749 §A.5 / A.10: printable ASCII; a longer value is no one's real state.
 const PRINTABLE = /^[\x20-\x7e]+$/
 
+// `login` and `consent` are accepted without effect: the bridge cannot make Госуслуги ask again, and
+// says so by not listing them in discovery; the ID token's auth_time is Госуслуги's own.
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account'])
 
 /** Checks the request against the client registry; never throws for bad input. */

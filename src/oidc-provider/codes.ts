@@ -106,8 +106,10 @@ export interface RedeemRequest {
 export async function redeemAuthorizationCode(db: Queryable, req: RedeemRequest): Promise<{ ok: true; code: RedeemedCode } | { ok: false; failure: RedeemFailure }> {
   const codeHash = hashToken(req.code)
   const accessToken = newOpaqueToken()
-  const { rows } = await db.query<{ kind: 'link' | 'login'; journal_user_id: string; nonce: string | null; payload: LinkOutcome | LoginClaims }>(
-    `WITH redeemed AS (
+  // A named statement: parsed and planned once per connection, since every login redeems a code.
+  const { rows } = await db.query<{ kind: 'link' | 'login'; journal_user_id: string; nonce: string | null; payload: LinkOutcome | LoginClaims }>({
+    name: 'oidc.redeem-code',
+    text: `WITH redeemed AS (
        UPDATE authorization_codes SET used_at = now()
        WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() AND client_id = $2 AND redirect_uri = $3
          AND (code_challenge = $4 OR (code_challenge IS NULL AND $4::text IS NULL))
@@ -118,8 +120,8 @@ export async function redeemAuthorizationCode(db: Queryable, req: RedeemRequest)
        FROM redeemed WHERE kind = 'login'
      )
      SELECT kind, journal_user_id, nonce, payload FROM redeemed`,
-    [codeHash, req.clientId, req.redirectUri, req.codeChallenge, hashToken(accessToken), ID_TOKEN_ONLY_CLAIMS, ACCESS_TOKEN_TTL_S],
-  )
+    values: [codeHash, req.clientId, req.redirectUri, req.codeChallenge, hashToken(accessToken), ID_TOKEN_ONLY_CLAIMS, ACCESS_TOKEN_TTL_S],
+  })
   const row = rows[0]
   if (row) {
     return row.kind === 'link'

@@ -27,8 +27,10 @@ export function discoveryDocument(issuer: string) {
     code_challenge_methods_supported: ['S256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name'],
     acr_values_supported: Object.values(ACR),
-    // OpenID Connect Prompt Create 1.0 §4.2: select_account shows «Выберите организацию» even for one card.
-    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    // select_account shows «Выберите организацию» even for one card; none is answered login_required
+    // (no session here). login and consent are accepted but not listed: whether Госуслуги asks again
+    // is Госуслуги's decision, and auth_time (its own) tells the journal how fresh the login is.
+    prompt_values_supported: ['none', 'select_account'],
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,

@@ -1,0 +1,259 @@
+import { createHash, randomBytes } from 'node:crypto'
+import http from 'node:http'
+import { startMockEsia, type Persona } from '../../src/mock-idp/index.js'
+
+/**
+ * The two processes `bench/login.ts` runs beside the bridge, so the bridge's own CPU can be measured
+ * alone (process.cpuUsage covers every thread of a process, so worker threads would not do):
+ *
+ *   mock    the bundled mock ЕСИА with the benchmark's people (node --import tsx login-child.ts mock)
+ *   driver  people's browsers and the journal's backend, doing whole logins over HTTP
+ *
+ * Both talk to the parent over the IPC channel: the parent sends a command, the child answers.
+ */
+export interface MockStart {
+  personas: Persona[]
+  clientId: string
+  redirectUri: string
+  publicKeyPem: string
+}
+
+export interface DriverStart {
+  bridgeUrl: string
+  clientId: string
+  clientSecret: string
+  redirectUri: string
+  /** Persona id → the journal user the login must end as. */
+  people: { persona: string; journalUserId: string }[]
+}
+
+export type DriverRun = { mode: 'closed'; logins: number; concurrency: number } | { mode: 'paced'; rate: number; seconds: number }
+
+export interface DriverResult {
+  logins: number
+  failures: number
+  firstFailure?: string
+  seconds: number
+  /** Callback latencies (ms), sorted. */
+  callbackMs: number[]
+  cpuSeconds: number
+}
+
+const send = (message: unknown) => process.send!(message)
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since)
+  return (used.user + used.system) / 1e6
+}
+
+// ── mock ────────────────────────────────────────────────────────────────────────────────────────
+
+async function runMock(start: MockStart) {
+  const mock = await startMockEsia({
+    port: 0,
+    host: '127.0.0.1',
+    personas: start.personas,
+    clients: [{ clientId: start.clientId, name: 'esia-bridge (бенчмарк)', redirectUris: [start.redirectUri], publicKey: start.publicKeyPem }],
+  })
+  let since = process.cpuUsage()
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'cpu') {
+      send({ type: 'cpu', cpuSeconds: cpuSeconds(since) })
+      since = process.cpuUsage()
+    }
+    if (m.type === 'stop') void mock.close().then(() => process.exit(0))
+  })
+  send({ type: 'ready', url: mock.url })
+}
+
+// ── driver ──────────────────────────────────────────────────────────────────────────────────────
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 })
+
+interface Answer {
+  status: number
+  location: string | undefined
+  setCookie: string[]
+  body: string
+}
+
+function request(url: URL, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookie: res.headers['set-cookie'] ?? [], body: Buffer.concat(chunks).toString('utf8') }),
+      )
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(opts.body)
+  })
+}
+
+/** One person's browser: a cookie jar per origin. */
+class BrowserJar {
+  readonly #jars = new Map<string, Map<string, string>>()
+  header(url: URL): Record<string, string> {
+    const jar = this.#jars.get(url.origin)
+    return jar && jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {}
+  }
+  store(url: URL, answer: Answer): void {
+    let jar = this.#jars.get(url.origin)
+    if (!jar) this.#jars.set(url.origin, (jar = new Map()))
+    for (const line of answer.setCookie) {
+      const pair = line.split(';', 1)[0]!
+      const eq = pair.indexOf('=')
+      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
+    }
+  }
+}
+
+const b64url = (b: Buffer) => b.toString('base64url')
+
+interface Person {
+  persona: string
+  journalUserId: string
+  jar: BrowserJar
+}
+
+class Driver {
+  readonly #free: { persona: string; journalUserId: string; jar: BrowserJar }[]
+  readonly #waiting: ((p: Person) => void)[] = []
+  readonly #basic: string
+
+  constructor(readonly start: DriverStart) {
+    this.#free = start.people.map((p) => ({ ...p, jar: new BrowserJar() }))
+    this.#basic = `Basic ${Buffer.from(`${encodeURIComponent(start.clientId)}:${encodeURIComponent(start.clientSecret)}`).toString('base64')}`
+  }
+
+  // Each person logs in once at a time, from their own browser (their link row is never contended by themselves).
+  async #take() {
+    const p = this.#free.shift()
+    return p ?? new Promise<Person>((resolve) => this.#waiting.push(resolve))
+  }
+  #give(p: Person) {
+    const next = this.#waiting.shift()
+    if (next) next(p)
+    else this.#free.push(p)
+  }
+
+  /** One whole login; returns the callback's latency in ms. */
+  async login(): Promise<number> {
+    const person = await this.#take()
+    try {
+      return await this.#login(person)
+    } finally {
+      this.#give(person)
+    }
+  }
+
+  async #step(jar: BrowserJar, url: URL, opts: Parameters<typeof request>[1] = {}): Promise<Answer> {
+    const answer = await request(url, { ...opts, headers: { ...opts.headers, ...jar.header(url) } })
+    jar.store(url, answer)
+    return answer
+  }
+
+  async #login({ persona, journalUserId, jar }: Person): Promise<number> {
+    const { bridgeUrl, clientId, redirectUri } = this.start
+    // The journal: state, nonce, PKCE.
+    const state = b64url(randomBytes(32))
+    const verifier = b64url(randomBytes(32))
+    const authorize = new URL('/oauth2/authorize', bridgeUrl)
+    for (const [k, v] of Object.entries({
+      response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid', state, nonce: b64url(randomBytes(32)),
+      code_challenge: b64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256',
+    })) authorize.searchParams.set(k, v)
+
+    const toEsia = await this.#step(jar, authorize)
+    if (toEsia.status !== 303 || !toEsia.location) throw new Error(`authorize answered ${toEsia.status}: ${toEsia.body.slice(0, 200)}`)
+    const esiaUrl = new URL(toEsia.location)
+    const page = await this.#step(jar, esiaUrl)
+    const tx = /name="tx" value="([^"]+)"/.exec(page.body)?.[1]
+    if (page.status !== 200 || !tx) throw new Error(`mock ЕСИА answered ${page.status}`)
+    const loginUrl = new URL('/login', esiaUrl.origin)
+    const picked = await this.#step(jar, loginUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ tx, persona, action: 'login' }).toString(),
+    })
+    if (picked.status !== 302 || !picked.location) throw new Error(`mock ЕСИА login answered ${picked.status}`)
+
+    const t0 = performance.now()
+    const callbackUrl = new URL(picked.location)
+    const back = await this.#step(jar, callbackUrl)
+    const callbackMs = performance.now() - t0
+    if (back.status !== 303 || !back.location?.startsWith(redirectUri)) throw new Error(`callback answered ${back.status} → ${back.location ?? back.body.slice(0, 200)}`)
+    const answer = new URL(back.location)
+    if (answer.searchParams.get('state') !== state) throw new Error('state mismatch')
+
+    // The journal's backend redeems the code.
+    const token = await request(new URL('/oauth2/token', bridgeUrl), {
+      method: 'POST',
+      headers: { authorization: this.#basic, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: answer.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
+    })
+    if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}: ${token.body.slice(0, 200)}`)
+    const idToken = (JSON.parse(token.body) as { id_token: string }).id_token
+    const sub = (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub
+    if (sub !== journalUserId) throw new Error(`logged in as ${sub}, expected ${journalUserId}`)
+    return callbackMs
+  }
+
+  async run(run: DriverRun): Promise<DriverResult> {
+    const since = process.cpuUsage()
+    const latencies: number[] = []
+    let failures = 0
+    let firstFailure: string | undefined
+    const one = () =>
+      this.login().then(
+        (ms) => void latencies.push(ms),
+        (err: Error) => {
+          failures++
+          firstFailure ??= err.message
+        },
+      )
+    const t0 = performance.now()
+    if (run.mode === 'closed') {
+      let started = 0
+      await Promise.all(Array.from({ length: run.concurrency }, async () => {
+        while (started < run.logins) {
+          started++
+          await one()
+        }
+      }))
+    } else {
+      // Open loop: logins start on a fixed schedule whatever the answers' speed.
+      const total = Math.round(run.rate * run.seconds)
+      const inFlight: Promise<void>[] = []
+      for (let i = 0; i < total; i++) {
+        const due = t0 + (i * 1000) / run.rate
+        const wait = due - performance.now()
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+        inFlight.push(one())
+      }
+      await Promise.all(inFlight)
+    }
+    const seconds = (performance.now() - t0) / 1000
+    latencies.sort((a, b) => a - b)
+    return { logins: latencies.length, failures, ...(firstFailure ? { firstFailure } : {}), seconds, callbackMs: latencies, cpuSeconds: cpuSeconds(since) }
+  }
+}
+
+async function runDriver(start: DriverStart) {
+  const driver = new Driver(start)
+  process.on('message', (m: { type: string; run?: DriverRun }) => {
+    if (m.type === 'run') void driver.run(m.run!).then((result) => send({ type: 'result', result }))
+    if (m.type === 'stop') process.exit(0)
+  })
+  send({ type: 'ready' })
+}
+
+// ── entry ───────────────────────────────────────────────────────────────────────────────────────
+
+const role = process.argv[2]
+process.once('message', (start: MockStart | DriverStart) => {
+  if (role === 'mock') void runMock(start as MockStart)
+  else if (role === 'driver') void runDriver(start as DriverStart)
+})
+process.on('disconnect', () => process.exit(0))
