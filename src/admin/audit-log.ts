@@ -16,6 +16,8 @@ export interface AuditEntry {
   type: string
   actorKind: string
   actorId: string | null
+  /** The support account's login, for a support actor. */
+  actorLogin: string | null
   journalUserId: string | null
   organizationId: string | null
   upstreamSubject: string | null
@@ -29,6 +31,7 @@ export interface AuditRow {
   type: string
   actor_kind: string
   actor_id: string | null
+  actor_login: string | null
   journal_user_id: string | null
   organization_id: string | null
   upstream_subject: string | null
@@ -36,7 +39,10 @@ export interface AuditRow {
   details: Record<string, unknown>
 }
 
-export const AUDIT_COLUMNS = 'id, at, type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, reason, details'
+/** Columns of `audit_events e`, with the login of a support actor (ids alone mean little to a reader). */
+export const AUDIT_COLUMNS = `e.id, e.at, e.type, e.actor_kind, e.actor_id,
+  (SELECT a.login FROM support_accounts a WHERE e.actor_kind = 'support' AND a.id = e.actor_id) AS actor_login,
+  e.journal_user_id, e.organization_id, e.upstream_subject, e.reason, e.details`
 
 export const toAuditEntry = (r: AuditRow): AuditEntry => ({
   id: r.id,
@@ -44,6 +50,7 @@ export const toAuditEntry = (r: AuditRow): AuditEntry => ({
   type: r.type,
   actorKind: r.actor_kind,
   actorId: r.actor_id,
+  actorLogin: r.actor_login,
   journalUserId: r.journal_user_id,
   organizationId: r.organization_id,
   upstreamSubject: r.upstream_subject,
@@ -69,7 +76,7 @@ export function auditFilterNames(filter: AuditFilter): string[] {
   return (Object.keys(names) as (keyof AuditFilter)[]).filter((k) => filter[k] !== undefined).map((k) => names[k])
 }
 
-function whereClause(caller: SupportCaller, filter: AuditFilter, column = (c: string) => c): { sql: string; params: unknown[] } {
+function whereClause(caller: SupportCaller, filter: AuditFilter, column: (c: string) => string): { sql: string; params: unknown[] } {
   const params: unknown[] = [scopeOf(caller)]
   const where = [inScope(column('organization_id'), 1)]
   const add = (sql: (n: number) => string, value: unknown) => {
@@ -81,7 +88,8 @@ function whereClause(caller: SupportCaller, filter: AuditFilter, column = (c: st
     if (family) add((n) => `starts_with(${column('type')}, $${n})`, filter.type.replace(/\*$/, ''))
     else add((n) => `${column('type')} = $${n}`, filter.type)
   }
-  if (filter.actorId) add((n) => `${column('actor_id')} = $${n}`, filter.actorId)
+  // An actor is named by id, or by a support account's login (what people remember).
+  if (filter.actorId) add((n) => `(${column('actor_id')} = $${n} OR ${column('actor_id')} = (SELECT id FROM support_accounts WHERE login = lower($${n})))`, filter.actorId)
   if (filter.organizationId) add((n) => `${column('organization_id')} = $${n}`, filter.organizationId)
   if (filter.journalUserId) add((n) => `${column('journal_user_id')} = $${n}`, filter.journalUserId)
   if (filter.from) add((n) => `${column('at')} >= ($${n}::date::timestamp AT TIME ZONE '${DISPLAY_TIME_ZONE}')`, filter.from)
@@ -91,9 +99,9 @@ function whereClause(caller: SupportCaller, filter: AuditFilter, column = (c: st
 }
 
 export async function queryAuditLog(db: Queryable, caller: SupportCaller, filter: AuditFilter, limit: number): Promise<{ events: AuditEntry[]; nextBeforeId: number | null }> {
-  const { sql, params } = whereClause(caller, filter)
+  const { sql, params } = whereClause(caller, filter, (c) => `e.${c}`)
   const { rows } = await db.query<AuditRow>(
-    `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY id DESC LIMIT $${params.length + 1}`,
+    `SELECT ${AUDIT_COLUMNS} FROM audit_events e WHERE ${sql} ORDER BY e.id DESC LIMIT $${params.length + 1}`,
     [...params, limit + 1],
   )
   const events = rows.slice(0, limit).map(toAuditEntry)
@@ -101,7 +109,7 @@ export async function queryAuditLog(db: Queryable, caller: SupportCaller, filter
 }
 
 export const AUDIT_CSV_HEADER = [
-  'Номер', 'Дата и время', 'Событие', 'Кто (вид)', 'Кто (идентификатор)', 'Пользователь журнала',
+  'Номер', 'Дата и время', 'Событие', 'Кто (вид)', 'Кто (идентификатор)', 'Кто (логин поддержки)', 'Пользователь журнала',
   'ФИО по справочнику', 'Организация', 'Субъект ЕСИА', 'Причина', 'Подробности', 'Информационная система',
 ]
 
@@ -117,14 +125,14 @@ export async function* auditCsvRows(db: Queryable, caller: SupportCaller, filter
   for (;;) {
     const { sql, params } = whereClause(caller, { ...filter, beforeId }, (c) => `e.${c}`)
     const { rows } = await db.query<AuditRow & { full_name: string | null }>(
-      `SELECT e.id, e.at, e.type, e.actor_kind, e.actor_id, e.journal_user_id, e.organization_id, e.upstream_subject, e.reason, e.details,
+      `SELECT ${AUDIT_COLUMNS},
          CASE WHEN ${inScope('u.organization_id', 1)} THEN concat_ws(' ', u.last_name, u.first_name, u.middle_name) END AS full_name
        FROM audit_events e LEFT JOIN journal_users u ON u.id = e.journal_user_id
        WHERE ${sql} ORDER BY e.id DESC LIMIT ${PAGE}`,
       params,
     )
     for (const r of rows) {
-      yield [r.id, formatTime(r.at), r.type, r.actor_kind, r.actor_id, r.journal_user_id, r.full_name, r.organization_id,
+      yield [r.id, formatTime(r.at), r.type, r.actor_kind, r.actor_id, r.actor_login, r.journal_user_id, r.full_name, r.organization_id,
         r.upstream_subject, r.reason, JSON.stringify(r.details), systemName]
     }
     if (rows.length < PAGE) return

@@ -170,7 +170,7 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
       [id, scope],
     ),
     findLink(db, id),
-    db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE journal_user_id = $1 ORDER BY at DESC, id DESC LIMIT 100`, [id]),
+    db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events e WHERE e.journal_user_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT 100`, [id]),
   ])
   const problems = cardProblems({ snilsPresent: user.snilsPresent, snilsValid: user.snilsValid, birthDate: user.birthDate, normMiddleName: card.rows[0]?.norm_middle_name ?? null })
   if (shared.rows.length > 0) problems.push('shared_snils')

@@ -27,6 +27,7 @@ describe('the action log and what housekeeping removes', () => {
     expect((await events('?type=link.created&organization_id=school-a')).map((e) => e.journal_user_id)).toEqual(['a-parent-smirnov', 'a-parent-ivanova'])
     expect(new Set((await events('?type=link.*')).map((e) => e.type))).toEqual(new Set(['link.created', 'link.removed']))
     expect((await events(`?actor=${schoolA.id}`)).map((e) => e.type)).toEqual(['support.user_viewed', 'link.created'])
+    expect((await events('?actor=School-A-Support')).map((e) => e.type)).toEqual(['support.user_viewed', 'link.created'])
     expect((await events('?from=2025-03-01&to=2025-03-01')).map((e) => e.journal_user_id)).toEqual(['a-student-ivanov'])
     expect(await events('?from=2025-03-02&to=2025-03-31')).toEqual([])
   })

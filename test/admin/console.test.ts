@@ -176,9 +176,9 @@ describe('the support console in a browser without JavaScript', () => {
       expect(res.headers['content-disposition']).toBe('attachment; filename="audit-events.csv"')
       expect(res.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]))
       const lines = res.body.replace(/^\uFEFF/, '').trim().split('\r\n')
-      expect(lines[0]).toBe('Номер;Дата и время;Событие;Кто (вид);Кто (идентификатор);Пользователь журнала;ФИО по справочнику;Организация;Субъект ЕСИА;Причина;Подробности;Информационная система')
+      expect(lines[0]).toBe('Номер;Дата и время;Событие;Кто (вид);Кто (идентификатор);Кто (логин поддержки);Пользователь журнала;ФИО по справочнику;Организация;Субъект ЕСИА;Причина;Подробности;Информационная система')
       const removed = lines.find((l) => l.includes(';link.removed;'))!
-      expect(removed).toContain(';Иванова Мария Петровна;school-a;1000001;Родитель просит отвязать;')
+      expect(removed).toContain(';shvets;a-parent-ivanova;Иванова Мария Петровна;school-a;1000001;Родитель просит отвязать;')
       expect(lines.some((l) => l.includes('school-b'))).toBe(false)
       expect(await auditRows(t.db.pool, `type = 'support.export' AND actor_id = $1`, [schoolA.id])).toHaveLength(1)
     })

@@ -125,6 +125,7 @@ export const AuditEntrySchema = Type.Object({
   type: Type.String(),
   actor_kind: Type.String(),
   actor_id: Nullable(Type.String()),
+  actor_login: Nullable(Type.String({ description: 'Login of a support actor' })),
   journal_user_id: Nullable(Type.String()),
   organization_id: Nullable(Type.String()),
   upstream_subject: Nullable(Type.String()),
@@ -137,6 +138,7 @@ export const auditJson = (e: AuditEntry) => ({
   type: e.type,
   actor_kind: e.actorKind,
   actor_id: e.actorId,
+  actor_login: e.actorLogin,
   journal_user_id: e.journalUserId,
   organization_id: e.organizationId,
   upstream_subject: e.upstreamSubject,
@@ -147,7 +149,7 @@ export const auditJson = (e: AuditEntry) => ({
 export const AuditQuery = Type.Object(
   {
     type: Type.Optional(Type.String({ maxLength: 100, description: 'Exact type, or a family: `link.*`' })),
-    actor: Type.Optional(Type.String({ maxLength: 200, description: 'Actor id (support account id, bootstrap, upstream subject, client id)' })),
+    actor: Type.Optional(Type.String({ maxLength: 200, description: 'Actor id (support account id or login, bootstrap, upstream subject, client id)' })),
     organization_id: Type.Optional(Type.String({ maxLength: 128 })),
     journal_user_id: Type.Optional(Type.String({ maxLength: 128 })),
     from: Type.Optional(Day),

@@ -15,7 +15,7 @@ import { eventLabel, EVENT_TYPES } from './texts.js'
  * The action log (152-ФЗ ст. 19 ч. 2 п. 8) with filters by type, actor, organisation and period,
  * and its CSV export (itself recorded). Filters hold no personal data, so they live in the URL.
  */
-const FAMILIES = { 'link.*': 'Все изменения связей', 'login.*': 'Все входы', 'support.*': 'Все действия поддержки' }
+const FAMILIES = { 'link.*': 'Все изменения связей', 'login.*': 'Все входы', 'support.*': 'Все действия поддержки', 'directory.*': 'Все изменения справочника' }
 const ConsoleAuditQuery = Type.Object({
   ...Type.Omit(AuditQuery, ['limit', 'type', 'organization_id', 'from', 'to']).properties,
   type: Type.Optional(Type.String({ maxLength: 100 })),
@@ -39,14 +39,14 @@ export const auditConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: () => html`<form method="get" action="/admin/audit" class="card"><div class="filters">
 ${select('type', 'Событие', optionsOf({ ...FAMILIES, ...EVENT_TYPES }), q.type)}
 ${select('organization_id', 'Организация', organizations, q.organization_id)}
-<div><label for="f-actor">Кто (идентификатор)</label><input type="text" id="f-actor" name="actor" value="${q.actor ?? ''}"></div>
+<div><label for="f-actor">Кто (логин или идентификатор)</label><input type="text" id="f-actor" name="actor" value="${q.actor ?? ''}"></div>
 <div><label for="f-user">Карточка в журнале (идентификатор)</label><input type="text" id="f-user" name="journal_user_id" value="${q.journal_user_id ?? ''}"></div>
 <div><label for="f-from">С (дата)</label><input type="date" id="f-from" name="from" value="${q.from ?? ''}"></div>
 <div><label for="f-to">По (дата)</label><input type="date" id="f-to" name="to" value="${q.to ?? ''}"></div>
 </div><div class="actions"><button type="submit">Показать</button><a class="btn secondary" href="/admin/audit.csv${queryString(keep)}">Выгрузить CSV</a></div>
 <p class="muted small">Время — московское. Выгрузка содержит ФИО из справочника и тоже записывается в журнал.</p></form>
 <section class="card"><div class="table-wrap"><table><thead><tr><th scope="col">Когда</th><th scope="col">Событие</th><th scope="col">Кто</th><th scope="col">Карточка</th><th scope="col">Причина</th></tr></thead><tbody>
-${events.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type)}<br><code class="small muted">${e.type}</code></td><td>${actorLabel(e.actorKind, e.actorId)}</td>
+${events.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type)}<br><code class="small muted">${e.type}</code></td><td>${actorLabel(e)}</td>
 <td>${e.journalUserId ? html`<a href="/admin/users/${encodeURIComponent(e.journalUserId)}">${e.journalUserId}</a>` : '—'}</td><td>${e.reason ?? ''}</td></tr>`)}
 </tbody></table></div>${events.length === 0 ? html`<p>Событий нет.</p>` : ''}
 ${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/audit${queryString({ ...keep, before_id: nextBeforeId })}">Более ранние</a></div>` : ''}</section>`,

@@ -94,7 +94,7 @@ ${attempts.map((a) => html`<tr><td>${when(a.at)}</td><td>${FLOWS[a.flow]}</td><t
 <section class="card" aria-labelledby="history"><h2 id="history">История</h2>
 ${card.history.length
     ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Когда</th><th scope="col">Событие</th><th scope="col">Кто</th><th scope="col">Причина</th></tr></thead><tbody>
-${card.history.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type)}</td><td>${actorLabel(e.actorKind, e.actorId)}</td><td>${e.reason ?? ''}</td></tr>`)}
+${card.history.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type)}</td><td>${actorLabel(e)}</td><td>${e.reason ?? ''}</td></tr>`)}
 </tbody></table></div>`
     : html`<p class="muted">Событий нет.</p>`}
 </section>`
@@ -112,7 +112,8 @@ const linkForms = (id: string, csrf: string): Html => html`<form method="post" a
 <div class="actions"><button type="submit" class="secondary">Перенести</button></div></form></details>`
 
 export const ACTOR_KINDS: Record<string, string> = { person: 'сам человек', support: 'поддержка', journal: 'журнал', system: 'система' }
-export const actorLabel = (kind: string, id: string | null): Html => html`${ACTOR_KINDS[kind] ?? kind}${id ? html` <code class="small">${id}</code>` : ''}`
+export const actorLabel = (e: { actorKind: string; actorId: string | null; actorLogin: string | null }): Html =>
+  html`${ACTOR_KINDS[e.actorKind] ?? e.actorKind}${e.actorLogin ? html` <strong>${e.actorLogin}</strong>` : e.actorId ? html` <code class="small">${e.actorId}</code>` : ''}`
 
 const SearchBody = Type.Object({
   name: Opt(200),
