@@ -33,6 +33,7 @@ const bench: BenchModule = {
       ctx.print(`generated ${rows.toLocaleString('en')} rows, ${(size / 1e6).toFixed(0)} MB in ${written.seconds.toFixed(1)} s (not counted)`)
 
       for (const label of ['first import (empty directory)', 're-import of the same file']) {
+        const dbCpuBefore = ctx.databaseCpuSeconds?.()
         const run = await measure(() =>
           importDirectory(ctx.pool, createReadStream(file, { highWaterMark: 256 * 1024 }), {
             format: 'csv',
@@ -41,8 +42,9 @@ const bench: BenchModule = {
           }),
         )
         const r: ImportReport = run.result
+        const dbCpu = dbCpuBefore === undefined ? 'n/a' : `${(ctx.databaseCpuSeconds!() - dbCpuBefore).toFixed(1)} s`
         ctx.print(`${label}:`)
-        ctx.print(`  ${Math.round(r.rows / run.seconds).toLocaleString('en')} rows/s, ${run.seconds.toFixed(1)} s total, peak RSS ${run.peakRssMb} MB (${run.startRssMb} MB before), node CPU ${run.cpuSeconds.toFixed(1)} s`)
+        ctx.print(`  ${Math.round(r.rows / run.seconds).toLocaleString('en')} rows/s, ${run.seconds.toFixed(1)} s total, peak RSS ${run.peakRssMb} MB (${run.startRssMb} MB before); CPU: node ${run.cpuSeconds.toFixed(1)} s, database ${dbCpu}`)
         ctx.print(`  inserted ${r.inserted}, updated ${r.updated}, unchanged ${r.unchanged}, rejected ${r.rejected} ${JSON.stringify(r.rejected_by_reason)}`)
         const t = r.timings
         ctx.print(`  database waiting for the file ${(t.reading_ms / 1000).toFixed(1)} s · COPY ${(t.copy_ms / 1000).toFixed(1)} s · checks ${(t.checks_ms / 1000).toFixed(1)} s · merge ${(t.merge_ms / 1000).toFixed(1)} s · finish ${(t.finish_ms / 1000).toFixed(1)} s`)

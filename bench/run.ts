@@ -1,8 +1,9 @@
 import { readdir } from 'node:fs/promises'
+import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createPool } from '../src/db/pool.js'
 import type { BenchContext, BenchModule } from './lib/context.js'
-import { freshDatabase, startBenchServer } from './lib/database.js'
+import { databaseCpu, freshDatabase, serverSettings, startBenchServer } from './lib/database.js'
 
 /**
  * `npm run bench [-- NAME… --option=value…]`: runs every benchmark module in bench/ (or the ones
@@ -25,7 +26,8 @@ if (unknown.length > 0) {
 }
 
 const server = await startBenchServer()
-process.stdout.write(`esia-bridge benchmarks — node ${process.version}, PostgreSQL from ${server.kind}\n`)
+const databaseCpuSeconds = await databaseCpu(server)
+process.stdout.write(`esia-bridge benchmarks — node ${process.version}, ${os.cpus().length} CPUs; PostgreSQL from ${server.kind}\n${await serverSettings(server)}\n`)
 try {
   for (const name of named.length > 0 ? named : available) {
     const mod = (await import(`./${name}.ts`)) as { default: BenchModule }
@@ -36,6 +38,7 @@ try {
       databaseUrl: db.url,
       pool,
       server: server.kind,
+      databaseCpuSeconds,
       option(option, fallback) {
         const raw = options.get(option) ?? process.env[`BENCH_${option.toUpperCase()}`]
         const value = raw === undefined ? fallback : Number(raw.replace(/_/g, ''))

@@ -12,6 +12,8 @@ export interface BenchContext {
   server: 'DATABASE_URL' | 'embedded'
   /** `--name=value` options from the command line (`npm run bench -- import --rows=100000`). */
   option(name: string, fallback: number): number
+  /** CPU seconds the database server has used so far (see `databaseCpu`); undefined when not measurable. */
+  databaseCpuSeconds: (() => number) | undefined
   /** Prints one line of results. */
   print(line: string): void
 }

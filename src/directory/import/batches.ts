@@ -30,6 +30,7 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n'
 const copyValue = (v: string | null): string => (v === null ? NULL : SPECIAL.test(v) ? v.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : v)
 
 const PIECE_CHARS = 256 * 1024
+const FIRST_BATCH = 10_000
 
 export interface BatchOptions {
   validate: (input: CardInput) => CardValidation
@@ -49,6 +50,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
   let lines: string[] = []
   let chars = 0
   let count = 0
+  let batches = 0
   let maybeSeen = 0
   let firstLineOf = new Map<string, number>()
   const seenBefore = new IdFilter()
@@ -95,7 +97,8 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
           )
         }
       }
-      if (++count >= opts.batchSize) yield flush()
+      // The first batch is small so that the database starts while the rest is still being read.
+      if (++count >= (batches === 0 ? Math.min(opts.batchSize, FIRST_BATCH) : opts.batchSize)) yield flush()
     }
   }
   if (count > 0) yield flush()
@@ -103,6 +106,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
   function flush(): StagedBatch {
     if (lines.length > 0) pieces.push(lines.join(''))
     const batch = { pieces, rows: count, maybeSeen }
+    batches++
     pieces = []
     lines = []
     chars = 0
