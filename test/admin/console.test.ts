@@ -132,6 +132,8 @@ describe('the support console in a browser without JavaScript', () => {
       expect(res.body).not.toContain(digits)
       expect(res.body).not.toContain(SNILS.ivanova)
       expect(res.headers['cache-control']).toBe('no-store')
+      expect(t.logs.text()).not.toContain(digits)
+      expect(JSON.stringify(await auditRows(t.db.pool))).not.toContain(digits)
     })
 
     it('explains a SNILS that is not 11 digits', async () => {
