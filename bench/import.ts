@@ -5,6 +5,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { upsertOrganization } from '../src/directory/cards.js'
+import { completenessReport, problemCards } from '../src/directory/completeness.js'
 import { importDirectory } from '../src/directory/import/import.js'
 import type { ImportReport } from '../src/directory/import/report.js'
 import type { BenchModule } from './lib/context.js'
@@ -19,7 +20,7 @@ import { SYNTHETIC_ORGANIZATIONS, organizationId, syntheticJournalCsv } from './
 const SNILS_KEY = 'bench-snils-hmac-key-0123456789abcdef0123456789'
 
 const bench: BenchModule = {
-  description: 'batch import of a synthetic journal export (CSV, UTF-8) — options: --rows=N (2000000)',
+  description: 'batch import of a synthetic journal export (CSV, UTF-8), then the completeness report — options: --rows=N (2000000)',
   async run(ctx) {
     const rows = ctx.option('rows', 2_000_000)
     for (let i = 0; i < SYNTHETIC_ORGANIZATIONS; i++) {
@@ -49,6 +50,14 @@ const bench: BenchModule = {
         const t = r.timings
         ctx.print(`  database waiting for the file ${(t.reading_ms / 1000).toFixed(1)} s · COPY ${(t.copy_ms / 1000).toFixed(1)} s · checks ${(t.checks_ms / 1000).toFixed(1)} s · merge ${(t.merge_ms / 1000).toFixed(1)} s · finish ${(t.finish_ms / 1000).toFixed(1)} s`)
       }
+      // DESIGN.md §Service levels: completeness report ≤ 1 s on the full directory.
+      await ctx.pool.query('ANALYZE journal_users')
+      const report = await measure(() => completenessReport(ctx.pool))
+      const page = await measure(() => problemCards(ctx.pool, { limit: 100 }))
+      const school = await measure(() => completenessReport(ctx.pool, { organizationId: organizationId(0) }))
+      ctx.print(
+        `completeness report: all ${report.result.length} organisation×role rows ${report.seconds.toFixed(2)} s · one school ${school.seconds.toFixed(3)} s · first page of problem cards ${page.seconds.toFixed(3)} s`,
+      )
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -40,7 +40,6 @@ const PROBLEM_SQL: Record<CardProblem, string> = {
   without_middle_name: 'u.norm_middle_name IS NULL',
   shared_snils: 'shared',
 }
-const ANY_PROBLEM = CARD_PROBLEMS.map((p) => PROBLEM_SQL[p]).join(' OR ')
 
 // Staff, students, parents: the order of the three reports in the seed; admins last.
 const ROLE_ORDER = `array_position(ARRAY['staff', 'student', 'parent', 'admin'], u.role)`
@@ -53,24 +52,47 @@ const scope = (f: CompletenessFilter, params: unknown[]): string => {
   return where.length > 0 ? where.join(' AND ') : 'true'
 }
 
+/** A problem other than a shared SNILS (those need the other cards, see below). */
+const OWN_PROBLEM = CARD_PROBLEMS.filter((p) => p !== 'shared_snils').map((p) => PROBLEM_SQL[p]).join(' OR ')
+
+/**
+ * One pass over the cards for the counts of each card's own problems, and shared SNILS found from
+ * the few SNILS that occur more than once at all — read in order from the SNILS index, without
+ * grouping two million cards by organisation, role and SNILS in memory (DESIGN.md §Service levels:
+ * ≤ 1 s on a two-million-card directory).
+ */
 export async function completenessReport(db: Queryable, filter: CompletenessFilter = {}): Promise<CompletenessRow[]> {
   const params: unknown[] = []
   const where = scope(filter, params)
   const { rows } = await db.query<CompletenessRow>(
-    `WITH shared AS (
-       SELECT u.organization_id, u.role, u.snils_hmac FROM journal_users u
+    `WITH repeated AS (
+       SELECT u.snils_hmac FROM journal_users u
        WHERE u.snils_hmac IS NOT NULL AND ${where}
-       GROUP BY u.organization_id, u.role, u.snils_hmac HAVING count(*) > 1
-     ), cards AS (
-       SELECT u.*, (sh.snils_hmac IS NOT NULL) AS shared FROM journal_users u
-       LEFT JOIN shared sh ON sh.organization_id = u.organization_id AND sh.role = u.role AND sh.snils_hmac = u.snils_hmac
-       WHERE ${where}
+       GROUP BY u.snils_hmac HAVING count(*) > 1
+     ), shared AS (
+       SELECT organization_id, role, count(*)::int AS cards, count(*) FILTER (WHERE NOT own_problem)::int AS only_shared
+       FROM (
+         SELECT u.organization_id, u.role, (${OWN_PROBLEM}) AS own_problem,
+                count(*) OVER (PARTITION BY u.organization_id, u.role, u.snils_hmac) AS holders
+         FROM journal_users u JOIN repeated r ON r.snils_hmac = u.snils_hmac
+         WHERE ${where}
+       ) s
+       WHERE holders > 1
+       GROUP BY organization_id, role
+     ), own AS (
+       SELECT u.organization_id, u.role, count(*)::int AS total,
+         ${CARD_PROBLEMS.filter((p) => p !== 'shared_snils').map((p) => `count(*) FILTER (WHERE ${PROBLEM_SQL[p]})::int AS ${p}`).join(',\n         ')},
+         count(*) FILTER (WHERE ${OWN_PROBLEM})::int AS own_problems
+       FROM journal_users u WHERE ${where}
+       GROUP BY u.organization_id, u.role
      )
-     SELECT u.organization_id, o.name AS organization_name, u.role, count(*)::int AS total,
-       ${CARD_PROBLEMS.map((p) => `count(*) FILTER (WHERE ${PROBLEM_SQL[p]})::int AS ${p}`).join(',\n       ')},
-       count(*) FILTER (WHERE ${ANY_PROBLEM})::int AS with_problems
-     FROM cards u JOIN organizations o ON o.id = u.organization_id
-     GROUP BY u.organization_id, o.name, u.role
+     SELECT u.organization_id, o.name AS organization_name, u.role, u.total,
+       ${CARD_PROBLEMS.filter((p) => p !== 'shared_snils').map((p) => `u.${p}`).join(', ')},
+       coalesce(s.cards, 0) AS shared_snils,
+       u.own_problems + coalesce(s.only_shared, 0) AS with_problems
+     FROM own u
+     JOIN organizations o ON o.id = u.organization_id
+     LEFT JOIN shared s ON s.organization_id = u.organization_id AND s.role = u.role
      ORDER BY u.organization_id, ${ROLE_ORDER}`,
     params,
   )
