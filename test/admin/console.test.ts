@@ -186,6 +186,24 @@ describe('the support console in a browser without JavaScript', () => {
     })
   })
 
+  describe('changing one\'s password', () => {
+    it('needs the current password, then ends the account\'s other sessions', async () => {
+      const person = await supportAccount(t, 'changer', 'support', [SCHOOL_A.id])
+      const elsewhere = new ConsoleClient(t.app)
+      await elsewhere.login('changer', person.password)
+      const here = new ConsoleClient(t.app)
+      await here.login('changer', person.password)
+      await here.get('/admin/password')
+      const wrong = await here.post('/admin/password', { current: 'not-my-password', next: 'новый-пароль-12345', repeat: 'новый-пароль-12345' })
+      expect(wrong.headers.location).toBe('/admin/password?error=wrong_password')
+      const ok = await here.post('/admin/password', { current: person.password, next: 'новый-пароль-12345', repeat: 'новый-пароль-12345' })
+      expect(ok.headers.location).toBe('/admin/password?done=password_changed')
+      expect((await here.get('/admin')).statusCode).toBe(200)
+      expect((await elsewhere.get('/admin')).statusCode).toBe(303)
+      expect((await new ConsoleClient(t.app).login('changer', 'новый-пароль-12345')).statusCode).toBe(303)
+    })
+  })
+
   describe('an auditor', () => {
     it('reads the card without any form to change it, and is refused a change sent anyway', async () => {
       const browser = new ConsoleClient(t.app)
