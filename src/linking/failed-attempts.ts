@@ -43,8 +43,22 @@ export async function recordFailedAttempt(db: Queryable, snilsKey: string, input
   return rows[0]!.id
 }
 
-/** Deletes attempts older than the retention period; returns how many went. */
+/**
+ * Deletes attempts older than the retention period and records the destruction (Приказ РКН № 179:
+ * what categories were destroyed, why, when) in the same statement; returns how many went.
+ */
 export async function purgeFailedAttempts(db: Queryable, retentionDays: number): Promise<number> {
-  const { rowCount } = await db.query(`DELETE FROM failed_attempts WHERE at < now() - make_interval(days => $1)`, [retentionDays])
-  return rowCount ?? 0
+  const { rows } = await db.query<{ removed: number }>(
+    `WITH gone AS (DELETE FROM failed_attempts WHERE at < now() - make_interval(days => $1) RETURNING 1),
+          counted AS (SELECT count(*)::int AS removed FROM gone),
+          logged AS (
+            INSERT INTO audit_events (type, actor_kind, actor_id, reason, details)
+            SELECT 'data.destroyed', 'system', 'housekeeping', 'failed-attempt retention period ended',
+                   jsonb_build_object('table', 'failed_attempts', 'count', removed, 'retention_days', $1::int,
+                                      'categories', jsonb_build_array('фамилия', 'имя', 'отчество', 'дата рождения', 'СНИЛС (HMAC)'))
+            FROM counted WHERE removed > 0)
+     SELECT removed FROM counted`,
+    [retentionDays],
+  )
+  return rows[0]?.removed ?? 0
 }
