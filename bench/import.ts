@@ -43,6 +43,8 @@ const bench: BenchModule = {
           }),
         )
         const r: ImportReport = run.result
+        // An ended backend's CPU reaches the postmaster's total only once it has been reaped.
+        if (dbCpuBefore !== undefined) await new Promise((resolve) => setTimeout(resolve, 1000))
         const dbCpu = dbCpuBefore === undefined ? 'n/a' : `${(ctx.databaseCpuSeconds!() - dbCpuBefore).toFixed(1)} s`
         ctx.print(`${label}:`)
         ctx.print(`  ${Math.round(r.rows / run.seconds).toLocaleString('en')} rows/s, ${run.seconds.toFixed(1)} s total, peak RSS ${run.peakRssMb} MB (${run.startRssMb} MB before); CPU: node ${run.cpuSeconds.toFixed(1)} s, database ${dbCpu}`)

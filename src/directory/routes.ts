@@ -209,7 +209,7 @@ export const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
           response: { 200: ImportReportSchema, ...errors(400, 401, 403, 413, 415, 422) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const q = request.query
         const body = request.body as AsyncIterable<unknown> | null | undefined
         if (typeof body?.[Symbol.asyncIterator] !== 'function') {
@@ -232,6 +232,8 @@ export const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
             maxBytes: IMPORT_MAX_BYTES,
           })
         } catch (err) {
+          // Do not read the rest of an upload that is too large only to discard it.
+          if (err instanceof ImportFileError && err.code === 'too_large') void reply.header('connection', 'close')
           throw apiError(err)
         }
         if (!report.dry_run) {

@@ -199,9 +199,11 @@ describe('batch import of the directory', () => {
 
   it('finds a repeated id across batches and reports the line of its first occurrence', async () => {
     const rows = Array.from({ length: 7 }, (_, i) => `Тестов;Тест${i};Тестович;;;Ученик;school-1;60${i}`)
-    const report = await service(csv(...rows, `Тестов;Повтор;Тестович;;;Ученик;school-1;601`, `Тестов;Повтор;Тестович;;;Ученик;school-1;606`), { batchSize: 3, format: 'csv' })
-    expect(report).toMatchObject({ rows: 9, inserted: 7, rejected: 2 })
-    expect(report.rejected_rows.map((r) => [r.line, r.duplicate_of_line])).toEqual([[9, 3], [10, 8]])
+    const repeats = [`Тестов;Повтор;Тестович;;;Ученик;school-1;601`, `Тестов;Повтор;Тестович;;;Ученик;school-1;606`, `Тестов;Ещё;Тестович;;;Ученик;school-1;601`]
+    const report = await service(csv(...rows, ...repeats), { batchSize: 3, format: 'csv' })
+    expect(report).toMatchObject({ rows: 10, inserted: 7, rejected: 3 })
+    expect(report.rejected_rows.map((r) => [r.line, r.duplicate_of_line])).toEqual([[9, 3], [10, 8], [11, 3]])
+    expect((await cardsOf(t, 'school-1')).find((c) => c.id === '601')?.first_name).toBe('Тест1')
   })
 
   it('keeps its report bounded: counts every refused row, lists the first ones', async () => {

@@ -12,11 +12,12 @@ import {
   createStagingTables,
   deleteMissingCards,
   keepRejected,
-  markDuplicates,
   markLinkConflicts,
   markOrganizationProblems,
   mergeBatch,
   readRejections,
+  setAsideRepeats,
+  settleAside,
   type Tx,
 } from './staging.js'
 
@@ -90,7 +91,6 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
   const client = new pg.Client(pool.options)
   await client.connect()
   client.on('error', () => {})
-  let pending: Promise<IteratorResult<StagedBatch>> | undefined
   try {
     await client.query(`SET temp_buffers = '256MB'`)
     await client.query('BEGIN')
@@ -108,7 +108,18 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
       return now
     }
     let t = performance.now()
-    pending = batches.next()
+    const apply = async () => {
+      await markOrganizationProblems(client, { replacing, scope: opts.organizationIds })
+      await markLinkConflicts(client)
+      t = lap('checks_ms', t)
+      const merged = await mergeBatch(client)
+      await keepRejected(client)
+      totals.valid += merged.valid
+      totals.inserted += merged.inserted
+      totals.updated += merged.updated
+      t = lap('merge_ms', t)
+    }
+    let pending: Promise<IteratorResult<StagedBatch>> = batches.next()
     for (;;) {
       const next = await pending
       if (next.done) break
@@ -120,18 +131,10 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
       totals.rows += batch.rows
       await copyBatch(client, batch)
       t = lap('copy_ms', t)
-      await markDuplicates(client, batch)
-      await markOrganizationProblems(client, { replacing, scope: opts.organizationIds })
-      await markLinkConflicts(client)
-      t = lap('checks_ms', t)
-      const merged = await mergeBatch(client)
-      await keepRejected(client)
-      totals.valid += merged.valid
-      totals.inserted += merged.inserted
-      totals.updated += merged.updated
-      t = lap('merge_ms', t)
+      await setAsideRepeats(client, batch)
+      await apply()
     }
-    pending = undefined
+    if (await settleAside(client)) await apply()
 
     const removed = replacing ? await deleteMissingCards(client, replacing, opts.actor, DELETED_REASON) : { deleted: 0, linksRemoved: 0 }
     const limit = opts.rejectedLimit ?? DEFAULT_REJECTED_LIMIT
@@ -178,8 +181,8 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
     return report
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {})
-    // Stop reading an upload that can no longer be applied.
-    ;(source as { destroy?: () => void }).destroy?.()
+    // The source is left as it is: an HTTP server discards the rest of a request body itself once
+    // the error is answered, and destroying it would take the answer's connection with it.
     throw err
   } finally {
     await client.end().catch(() => {})

@@ -26,8 +26,10 @@ export async function createStagingTables(tx: Tx): Promise<void> {
       norm_last_name text, norm_first_name text, norm_middle_name text, reject text, dup_of integer,
       maybe_seen boolean NOT NULL
     ) ON COMMIT DROP;
-    -- No index: it is only scanned, for the rare ids the filter flags and for replace mode's deletions.
+    -- No index: it is scanned once at the end, for the rows set aside, and for replace mode's deletions.
     CREATE TEMP TABLE import_seen (id text NOT NULL, line integer NOT NULL) ON COMMIT DROP;
+    -- Rows whose id the filter flagged: maybe repeats, settled at the end in one pass.
+    CREATE TEMP TABLE import_aside (LIKE import_batch) ON COMMIT DROP;
     CREATE TEMP TABLE import_rejected (line integer NOT NULL, id text, reason text NOT NULL, dup_of integer) ON COMMIT DROP;
   `)
 }
@@ -38,16 +40,35 @@ export async function copyBatch(tx: Tx, batch: StagedBatch): Promise<void> {
 }
 
 /**
- * Ids already claimed by an earlier batch: the first occurrence in the file wins. Only rows the
- * id filter flagged can be such repeats (see `IdFilter`), so only they are looked up.
+ * Repeats of an id claimed by an earlier batch (the first occurrence in the file wins). Only rows
+ * the id filter flagged can be such repeats (see `IdFilter`); they are set aside, and the others
+ * claim their ids. Looking the flagged rows up batch by batch would scan every id seen so far each
+ * time — quadratic in a file that repeats ids systematically.
  */
-export async function markDuplicates(tx: Tx, batch: StagedBatch): Promise<void> {
+export async function setAsideRepeats(tx: Tx, batch: StagedBatch): Promise<void> {
   if (batch.maybeSeen > 0) {
-    await tx.query(`
-      UPDATE import_batch b SET reject = 'duplicate_id', dup_of = s.line
-      FROM import_seen s WHERE b.maybe_seen AND b.dup_of IS NULL AND s.id = b.id`)
+    await tx.query(`WITH flagged AS (DELETE FROM import_batch WHERE maybe_seen RETURNING *) INSERT INTO import_aside SELECT * FROM flagged`)
   }
   await tx.query(`INSERT INTO import_seen (id, line) SELECT id, line FROM import_batch WHERE id IS NOT NULL AND dup_of IS NULL`)
+}
+
+/**
+ * Settles the rows set aside: a repeat of an id claimed earlier, or of an earlier row set aside, is
+ * refused as a duplicate of that line; the rest (the filter's false alarms) become the last batch,
+ * to be checked and merged like any other. False when there was nothing set aside.
+ */
+export async function settleAside(tx: Tx): Promise<boolean> {
+  const { rowCount } = await tx.query(`SELECT 1 FROM import_aside LIMIT 1`)
+  if (!rowCount) return false
+  await tx.query(`UPDATE import_aside a SET reject = 'duplicate_id', dup_of = s.line FROM import_seen s WHERE s.id = a.id`)
+  await tx.query(`
+    UPDATE import_aside a SET reject = 'duplicate_id', dup_of = f.first
+    FROM (SELECT id, min(line) AS first FROM import_aside WHERE dup_of IS NULL GROUP BY id) f
+    WHERE f.id = a.id AND a.dup_of IS NULL AND a.line > f.first`)
+  await tx.query(`INSERT INTO import_seen (id, line) SELECT id, line FROM import_aside WHERE dup_of IS NULL`)
+  await tx.query(`TRUNCATE import_batch`)
+  await tx.query(`INSERT INTO import_batch SELECT * FROM import_aside`)
+  return true
 }
 
 export interface OrganizationChecks {
