@@ -290,15 +290,28 @@ const bench: BenchModule = {
     ctx.print(`bridge ${bridgeUrl} (LOG_LEVEL=${logLevel}, pool of 10), mock ЕСИА ${mockUrl}, driver: 3 processes on ${os.cpus().length} CPUs; load average before ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 
     try {
+      // What the bridge spends doing nothing (timers, housekeeping, background compilation), so a slow
+      // phase's CPU per login can be read net of it.
+      const idle0 = process.cpuUsage()
+      await new Promise((r) => setTimeout(r, 3000))
+      const idle = process.cpuUsage(idle0)
+      ctx.print(`bridge idle: ${((idle.user + idle.system) / 3000).toFixed(2)} ms of CPU per second`)
       await phase(ctx, `first logins (auto-link by strong evidence), ${people} people, concurrency 8`, mock, driver, { mode: 'closed', logins: people, concurrency: 8 })
       const linked = (await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM links WHERE journal_user_id LIKE 'bench-person-%' AND method = 'auto'`)).rows[0]!.n
       ctx.print(`  → ${linked} cards linked automatically`)
       await driver.ask({ type: 'run', run: { mode: 'closed', logins: Math.min(1000, logins), concurrency } }, 'result')
       ctx.print('warm-up: done (not counted)')
       const profiler = ctx.option('profile', 0) ? await startProfiler() : undefined
-      await phase(ctx, `returning logins at full speed, concurrency ${concurrency}`, mock, driver, { mode: 'closed', logins, concurrency })
+      const full = await phase(ctx, `returning logins at full speed, concurrency ${concurrency}`, mock, driver, { mode: 'closed', logins, concurrency })
       if (profiler) ctx.print(`  CPU profile of the bridge during this phase: ${await profiler.stop()}`)
       await phase(ctx, `returning logins paced at ${rate}/s for ${seconds} s`, mock, driver, { mode: 'paced', rate, seconds })
+      // A rate the three processes cannot sustain only measures a growing queue; the callback's own
+      // latency shows at a rate they can.
+      const sustainable = Math.floor(full.logins / full.seconds / 2)
+      if (sustainable < rate) {
+        ctx.print(`  (above what this machine sustains with the mock and the driver on it: ${Math.round(full.logins / full.seconds)} logins/s at full speed; the queue, not the callback, makes that latency)`)
+        await phase(ctx, `returning logins paced at ${sustainable}/s (half of full speed) for ${seconds} s`, mock, driver, { mode: 'paced', rate: sustainable, seconds })
+      }
       ctx.print(`the unavoidable part: ES256 sign of our ID token ${ms(await es256Cost(app))}`)
       cryptoFloor(ctx)
       ctx.print(`load average after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine inflates every figure)`)
