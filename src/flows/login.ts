@@ -57,15 +57,15 @@ const stillRegistered = (app: FastifyInstance, request: Pick<LoginRequest, 'clie
 
 // ── 1. authorize ────────────────────────────────────────────────────────────────────────────────
 
-async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest<{ Querystring: AuthorizeQuery }>, reply: FastifyReply) {
-  const check = checkAuthorizeRequest(app.clients, request.query)
+async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, params: AuthorizeQuery) {
+  const check = checkAuthorizeRequest(app.clients, params)
   if (!check.ok) {
     if ('page' in check) {
-      request.log.warn({ problem: check.page, client: request.query.client_id?.slice(0, 128) }, 'authorization request refused without a redirect')
+      request.log.warn({ problem: check.page, client: params.client_id?.slice(0, 128) }, 'authorization request refused without a redirect')
       return sendPage(reply, 400, badJournalRequestPage(check.page))
     }
     const { redirectUri, state, error, description } = check.redirect
-    request.log.info({ error, client: request.query.client_id }, 'authorization request refused')
+    request.log.info({ error, client: params.client_id }, 'authorization request refused')
     return reply.redirect(authorizationResponse(app.config.publicUrl, redirectUri, { error, description, state }), 303)
   }
   const login = check.request
@@ -76,7 +76,9 @@ async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: Fa
     if (!(err instanceof UpstreamError)) throw err
     request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
     const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description: 'ESIA (Gosuslugi) could not be reached; try again later', state: login.state })
-    return sendPage(reply, 503, upstreamStartFailedPage({ reason: upstreamErrorReason(err), retryUrl: request.url, backUrl }))
+    // «Попробовать ещё раз» repeats the journal's request as a GET, whichever way it came.
+    const retryUrl = `/oauth2/authorize?${new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'))}`
+    return sendPage(reply, 503, upstreamStartFailedPage({ reason: upstreamErrorReason(err), retryUrl, backUrl }))
   }
   metrics.started('login')
   return reply.redirect(upstreamUrl, 303)
@@ -223,10 +225,14 @@ export async function loginFlowRoutes(app: FastifyInstance): Promise<void> {
   app.housekeeping.add({ name: 'pending_logins', run: () => purgePendingLogins(app.db) })
   registerCallbackFinisher(app, 'login', (ctx) => finishLogin(app, metrics, ctx))
 
-  app.get<{ Querystring: AuthorizeQuery }>(
-    '/oauth2/authorize',
-    { schema: { hide: true, querystring: AuthorizeQuery }, config: publicRateLimit(app), errorHandler: authorizeErrorHandler },
-    (request, reply) => authorize(app, metrics, request, reply),
+  // OIDC Core §3.1.2.1: the authorization endpoint takes GET and form POST alike. No CSRF token on
+  // the POST: it is the journal's cross-site request, answered exactly as the GET would be.
+  const authorizeRoute = { config: publicRateLimit(app), errorHandler: authorizeErrorHandler }
+  app.get<{ Querystring: AuthorizeQuery }>('/oauth2/authorize', { ...authorizeRoute, schema: { hide: true, querystring: AuthorizeQuery } }, (request, reply) =>
+    authorize(app, metrics, request, reply, request.query),
+  )
+  app.post<{ Body: AuthorizeQuery }>('/oauth2/authorize', { ...authorizeRoute, schema: { hide: true, body: AuthorizeQuery } }, (request, reply) =>
+    authorize(app, metrics, request, reply, request.body),
   )
 
   const page = { schema: { hide: true, params: PendingParams }, config: publicRateLimit(app), errorHandler: htmlErrorHandler('login') }

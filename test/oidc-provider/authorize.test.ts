@@ -107,6 +107,22 @@ describe('GET /oauth2/authorize', () => {
     })
   })
 
+  it('takes a form POST as it takes a GET (OIDC Core §3.1.2.1)', async () => {
+    const post = (params: Record<string, string>) =>
+      t.app.inject({ method: 'POST', url: '/oauth2/authorize', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(params).toString() })
+    const refused = await post({ ...GOOD, code_challenge_method: 'plain' })
+    expect(refused.statusCode).toBe(303)
+    expect(new URL(refused.headers.location as string).searchParams.get('error_description')).toBe('code_challenge_method must be S256')
+    const untrusted = await post({ ...GOOD, redirect_uri: 'https://evil.example/' })
+    expect(untrusted.statusCode).toBe(400)
+    expect(untrusted.headers.location).toBeUndefined()
+    // A good one gets as far as Госуслуги would (none here); «Попробовать ещё раз» repeats it as a GET.
+    const good = await post(GOOD)
+    expect(good.statusCode).toBe(503)
+    const retry = /<a class="btn" href="([^"]+)">Попробовать ещё раз<\/a>/.exec(good.body)![1]!.replaceAll('&amp;', '&')
+    expect(Object.fromEntries(new URL(retry, 'http://bridge.test').searchParams)).toEqual(GOOD)
+  })
+
   it('a good request when Госуслуги cannot be reached: a page with «Попробовать ещё раз» and the way back', async () => {
     // buildTestApp has no upstream adapter: the start fails as an unreachable provider would.
     const res = await authorize(GOOD)
