@@ -6,13 +6,11 @@
  * data directory). Prints a generated password once, or takes one from stdin with --password-stdin
  * (so it never appears in the shell history or the process list).
  */
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { AccountError, createAccount, SUPPORT_ROLES, type SupportRole } from '../src/admin/accounts.js'
 import { ConfigError, parseEnv } from '../src/config.js'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js'
-import { migrate } from '../src/db/migrate.js'
-import { createPool, withTransaction } from '../src/db/pool.js'
+import { DatabaseOpenError, openDatabase, type OpenedDatabase } from '../src/db/open.js'
+import { withTransaction } from '../src/db/pool.js'
 
 const USAGE = 'usage: npm run admin:create -- --login L [--role admin|support|auditor] [--org ID ...] [--password-stdin]'
 
@@ -44,23 +42,16 @@ async function main(): Promise<number> {
   const password = values['password-stdin'] ? await readStdin() : undefined
 
   const env = parseEnv(process.env)
-  let embedded: EmbeddedDatabase | undefined
-  let databaseUrl = env.DATABASE_URL
-  if (!databaseUrl) {
-    try {
-      embedded = await startEmbeddedPostgres(path.join(env.DATA_DIR, 'pg'))
-    } catch (err) {
-      process.stderr.write(
-        `Could not start the embedded PostgreSQL under ${path.resolve(env.DATA_DIR, 'pg')}: ${(err as Error).message}\n` +
-          'If the service is running, stop it first (one server owns a data directory), or set DATABASE_URL.\n',
-      )
-      return 1
-    }
-    databaseUrl = embedded.url
-  }
-  const pool = createPool(databaseUrl, 1)
+  let database: OpenedDatabase
   try {
-    await migrate(databaseUrl)
+    database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, poolSize: 1 })
+  } catch (err) {
+    if (!(err instanceof DatabaseOpenError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    return 1
+  }
+  const pool = database.pool
+  try {
     const { account, generatedPassword } = await withTransaction(pool, (tx) =>
       createAccount(tx, {
         login: values.login!,
@@ -84,8 +75,7 @@ async function main(): Promise<number> {
     }
     throw err
   } finally {
-    await pool.end()
-    await embedded?.stop()
+    await database.close()
   }
 }
 

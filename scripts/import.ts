@@ -9,12 +9,9 @@
  * be read (nothing is applied then).
  */
 import { createReadStream } from 'node:fs'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, parseEnv } from '../src/config.js'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js'
-import { migrate } from '../src/db/migrate.js'
-import { createPool } from '../src/db/pool.js'
+import { DatabaseOpenError, openDatabase, type OpenedDatabase } from '../src/db/open.js'
 import { ImportFileError, ImportRefused, importDirectory } from '../src/directory/import/import.js'
 import type { ImportReport } from '../src/directory/import/report.js'
 import { resolveSecrets } from '../src/secrets.js'
@@ -63,23 +60,16 @@ async function main(): Promise<number> {
 
   const env = parseEnv(process.env)
   const { secrets } = await resolveSecrets(env.NODE_ENV, env.partialSecrets, env.DATA_DIR)
-  let embedded: EmbeddedDatabase | undefined
-  let databaseUrl = env.DATABASE_URL
-  if (!databaseUrl) {
-    try {
-      embedded = await startEmbeddedPostgres(path.join(env.DATA_DIR, 'pg'))
-    } catch (err) {
-      process.stderr.write(
-        `Could not start the embedded PostgreSQL under ${path.resolve(env.DATA_DIR, 'pg')}: ${(err as Error).message}\n` +
-          'If the service is running, stop it first (one server owns a data directory), or set DATABASE_URL.\n',
-      )
-      return 1
-    }
-    databaseUrl = embedded.url
-  }
-  const pool = createPool(databaseUrl, 2)
+  let database: OpenedDatabase
   try {
-    await migrate(databaseUrl)
+    database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, poolSize: 2 })
+  } catch (err) {
+    if (!(err instanceof DatabaseOpenError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    return 1
+  }
+  const pool = database.pool
+  try {
     const report = await importDirectory(pool, createReadStream(file, { highWaterMark: 256 * 1024 }), {
       format: values.format as 'csv' | 'ndjson' | undefined,
       charset: values.charset,
@@ -103,8 +93,7 @@ async function main(): Promise<number> {
     }
     throw err
   } finally {
-    await pool.end()
-    await embedded?.stop()
+    await database.close()
   }
 }
 

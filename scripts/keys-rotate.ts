@@ -1,10 +1,7 @@
 import { buildConfig, ConfigError, parseEnv } from '../src/config.js'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js'
-import { migrate } from '../src/db/migrate.js'
-import { createPool } from '../src/db/pool.js'
+import { openDatabase } from '../src/db/open.js'
 import { ACTIVATION_DELAY_S, RETIRED_KEY_GRACE_S, SigningKeys } from '../src/oidc-provider/keys.js'
 import { resolveSecrets } from '../src/secrets.js'
-import path from 'node:path'
 
 /**
  * `npm run keys:rotate` — starts a rotation of the bridge's token-signing key, safe to run while
@@ -21,14 +18,8 @@ async function main(): Promise<void> {
   const { secrets } = await resolveSecrets(env.NODE_ENV, env.partialSecrets, env.DATA_DIR)
   const config = buildConfig(env, secrets)
 
-  let embedded: EmbeddedDatabase | undefined
-  let databaseUrl = config.databaseUrl
-  if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'))
-    databaseUrl = embedded.url
-  }
-  await migrate(databaseUrl)
-  const pool = createPool(databaseUrl, 2)
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 })
+  const pool = database.pool
   try {
     const keys = new SigningKeys({ db: pool, encryptionSecret: config.secrets.keysEncryptionKey })
     const { kid, activatesAt } = await keys.rotate()
@@ -44,8 +35,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     )
   } finally {
-    await pool.end()
-    await embedded?.stop()
+    await database.close()
   }
 }
 

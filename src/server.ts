@@ -1,11 +1,8 @@
 import closeWithGrace from 'close-with-grace'
-import path from 'node:path'
 import { ensureDemoAdmin } from './admin/accounts.js'
 import { buildApp } from './app.js'
 import { buildConfig, ConfigError, parseEnv } from './config.js'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js'
-import { migrate } from './db/migrate.js'
-import { createPool } from './db/pool.js'
+import { openDatabase } from './db/open.js'
 import { startDemoJournal, type RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
 import { startBundledMockEsia } from './mock-idp/bridge-client.js'
@@ -26,15 +23,8 @@ async function main(): Promise<void> {
   const config = buildConfig(env, secrets)
   const log = createLogger(config.logLevel)
 
-  let embedded: EmbeddedDatabase | undefined
-  let databaseUrl = config.databaseUrl
-  if (!databaseUrl) {
-    log.info({ dir: path.resolve(config.dataDir, 'pg') }, 'DATABASE_URL is not set: starting the embedded PostgreSQL (development database)')
-    embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'))
-    databaseUrl = embedded.url
-  }
-  await migrate(databaseUrl, (msg) => log.debug(msg))
-  const pool = createPool(databaseUrl)
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: (msg) => log.info(msg) })
+  const pool = database.pool
 
   const demoJournalUrl = `http://localhost:${config.demoJournalPort}`
   const demo = dev && config.idp.kind === 'mock' && !config.clientsFile ? dev : undefined
@@ -59,8 +49,7 @@ async function main(): Promise<void> {
     await journal?.close()
     await app.close()
     await mock?.close()
-    await pool.end()
-    await embedded?.stop()
+    await database.close()
   })
 
   await app.listen({ port: config.port, host: config.host })
