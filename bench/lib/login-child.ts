@@ -52,6 +52,9 @@ async function runMock(start: MockStart) {
     port: 0,
     host: '127.0.0.1',
     personas: start.personas,
+    // ЕСИА's live session: a person who logged in before is sent straight back with a code, so the
+    // mock's page does not weigh on the machine the bridge is measured on (the bridge's work is the same).
+    singleSignOn: true,
     clients: [{ clientId: start.clientId, name: 'esia-bridge (бенчмарк)', redirectUris: [start.redirectUri], publicKey: start.publicKeyPem }],
   })
   let since = process.cpuUsage()
@@ -168,16 +171,18 @@ class Driver {
     const toEsia = await this.#step(jar, authorize)
     if (toEsia.status !== 303 || !toEsia.location) throw new Error(`authorize answered ${toEsia.status}: ${toEsia.body.slice(0, 200)}`)
     const esiaUrl = new URL(toEsia.location)
-    const page = await this.#step(jar, esiaUrl)
-    const tx = /name="tx" value="([^"]+)"/.exec(page.body)?.[1]
-    if (page.status !== 200 || !tx) throw new Error(`mock ЕСИА answered ${page.status}`)
-    const loginUrl = new URL('/login', esiaUrl.origin)
-    const picked = await this.#step(jar, loginUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ tx, persona, action: 'login' }).toString(),
-    })
-    if (picked.status !== 302 || !picked.location) throw new Error(`mock ЕСИА login answered ${picked.status}`)
+    let picked = await this.#step(jar, esiaUrl)
+    if (picked.status === 200) {
+      // The person's first visit: the persona page, and «Войти» as this persona.
+      const tx = /name="tx" value="([^"]+)"/.exec(picked.body)?.[1]
+      if (!tx) throw new Error('mock ЕСИА showed no login form')
+      picked = await this.#step(jar, new URL('/login', esiaUrl.origin), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ tx, persona, action: 'login' }).toString(),
+      })
+    }
+    if (picked.status !== 302 || !picked.location) throw new Error(`mock ЕСИА answered ${picked.status}`)
 
     const t0 = performance.now()
     const callbackUrl = new URL(picked.location)
