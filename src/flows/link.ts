@@ -18,7 +18,7 @@ import { consumeLinkIntent, lockLinkIntent, openLinkIntent, purgeLinkIntents, re
 import { confirmationPage, intentGonePage, otherBrowserPage, resultPage, upstreamStartFailedPage } from './link-pages.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
 import { htmlErrorHandler, sendPage } from './pages.js'
-import { startUpstream, type UpstreamResult } from './upstream-leg.js'
+import { personOf, startUpstream, type PersonResult } from './upstream-leg.js'
 
 /**
  * The link flow, «Привязать пользователя портала гос. услуг» (DESIGN.md §1, seed 001), step by step:
@@ -113,7 +113,7 @@ async function cancel(app: FastifyInstance, metrics: FlowMetrics, request: Inten
 
 type Verdict = { link: true; person: VerifiedPerson; evidence: MatchField[] } | { link: false; reasons: ReasonCode[]; evidence: MatchField[] }
 
-function match(app: FastifyInstance, card: JournalUserForMatching | undefined, upstream: UpstreamResult): Verdict {
+function match(app: FastifyInstance, card: JournalUserForMatching | undefined, upstream: PersonResult): Verdict {
   if (!upstream.ok) return { link: false, reasons: [upstreamErrorReason(upstream.error)], evidence: [] }
   if (!card) return { link: false, reasons: ['not_found'], evidence: [] }
   const digits = snilsDigits(upstream.person.snils)
@@ -178,7 +178,7 @@ async function recordFailure(app: FastifyInstance, tx: PoolClient, { intent, car
   return { result: 'failed', reasons, evidence, replaced: false }
 }
 
-async function decideAndRecord(app: FastifyInstance, tx: PoolClient, attempt: Attempt, verdict: Verdict, upstream: UpstreamResult): Promise<LinkOutcome> {
+async function decideAndRecord(app: FastifyInstance, tx: PoolClient, attempt: Attempt, verdict: Verdict, upstream: PersonResult): Promise<LinkOutcome> {
   if (verdict.link) {
     const saved = await trySaveLink(tx, attempt.intent, verdict)
     if ('result' in saved) return saved
@@ -190,8 +190,10 @@ async function decideAndRecord(app: FastifyInstance, tx: PoolClient, attempt: At
 
 // ── 3 → 7. the callback's finisher ──────────────────────────────────────────────────────────────
 
-async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request, reply, flow, upstream }: CallbackContext) {
+async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request, reply, flow, upstream: login }: CallbackContext) {
   const intentId = flow.linkIntentId
+  // Linking compares the card with the person's data, so it is always fetched.
+  const upstream = await personOf(login)
   const ended = await withTransaction(app.db, async (tx) => {
     // Locked, so two callbacks for one intent (a double-clicked «Перейти») end it once.
     const intent = intentId ? await lockLinkIntent(tx, intentId) : undefined

@@ -16,7 +16,7 @@ import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogi
 import { issueLoginCode, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
-import { startUpstream } from './upstream-leg.js'
+import { personOf, startUpstream } from './upstream-leg.js'
 
 /**
  * «Войти через Госуслуги» (DESIGN.md §2): the bridge is the journal's OpenID provider and
@@ -99,35 +99,50 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
 
   // 3. account: the upstream refused, or a child account has no parent's consent (seed 003). A child
   // without consent is refused even with links: the consent is what lets the child's data be used.
-  if (!upstream.ok) return fail({ person: null, reasons: [upstreamErrorReason(upstream.error)], rejections: [], details: { upstream_error: upstream.error.kind } })
-  const person = upstream.person
-  if (accountReason(person) === 'child_consent_required') return fail({ person, reasons: ['child_consent_required'], rejections: [] })
+  // Only a child account's data is fetched here — ЕСИА shows the consent by releasing it; a
+  // returning adult with links logs in on the verified token alone (no /rs/prns call).
+  const failUpstream = (error: UpstreamError) => fail({ person: null, reasons: [upstreamErrorReason(error)], rejections: [], details: { upstream_error: error.kind } })
+  if (!upstream.ok) return failUpstream(upstream.error)
+  const { account } = upstream.login
+  let person: VerifiedPerson | undefined
+  if (account.level === 'KD') {
+    const fetched = await personOf(upstream)
+    if (!fetched.ok) return failUpstream(fetched.error)
+    person = fetched.person
+    if (accountReason(person) === 'child_consent_required') return fail({ person, reasons: ['child_consent_required'], rejections: [] })
+  }
 
   // 4. cards. An unconfirmed account that holds links still logs in through them: the link was made
   // when the account was confirmed (the link flow requires it) and the subject is the same account;
   // `acr` tells the journal what the account is now, so a journal that requires esia:confirmed can.
-  let cards = await linkedCards(app.db, person.subject)
+  let cards = await linkedCards(app.db, account.subject)
   let method: LoginAuth['method'] = 'link'
   if (cards.length === 0) {
+    if (!person) {
+      const fetched = await personOf(upstream)
+      if (!fetched.ok) return failUpstream(fetched.error)
+      person = fetched.person
+    }
     const refusal = accountReason(person) ?? (app.config.autoLinkOnLogin ? null : 'not_found')
     if (refusal) return fail({ person, reasons: [refusal], rejections: [] })
     const auto = await autoLink(app, person, login.clientId)
     if (auto.cards.length === 0) return fail({ person, reasons: auto.reasons, rejections: auto.rejections })
     // Some schools' cards could not be linked: their support sees why, while the person goes on.
     if (auto.rejections.length > 0) {
-      await withTransaction(app.db, (tx) => recordLoginFailure(tx, app.config.secrets.snilsHmacKey, { clientId: login.clientId, person, reasons: [], rejections: auto.rejections, details: { partial: true } }))
+      const seen = person
+      await withTransaction(app.db, (tx) => recordLoginFailure(tx, app.config.secrets.snilsHmacKey, { clientId: login.clientId, person: seen, reasons: [], rejections: auto.rejections, details: { partial: true } }))
     }
     cards = auto.cards
     method = 'auto'
   }
 
   // 5. decide
-  const auth: LoginAuth = { auth_time: person.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(person), method }
+  const auth: LoginAuth = { auth_time: account.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(person ?? account), method }
   const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge }
   if (cards.length === 1 && !login.selectAccount) {
-    return finish(app, metrics, request, reply, { request: answered, card: cards[0]!, subject: person.subject, auth, details: { method, chooser: false } })
+    return finish(app, metrics, request, reply, { request: answered, card: cards[0]!, subject: account.subject, auth, details: { method, chooser: false } })
   }
-  const id = await savePendingLogin(app.db, browser, { kind: 'choose', request: answered, subject: person.subject, auth, candidates: cards.map((c) => c.journalUserId) })
+  const id = await savePendingLogin(app.db, browser, { kind: 'choose', request: answered, subject: account.subject, auth, candidates: cards.map((c) => c.journalUserId) })
   return reply.redirect(`/login/${id}`, 303)
 }
 

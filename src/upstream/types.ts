@@ -20,7 +20,8 @@ export interface VerifiedChild extends PersonName {
   snils: string | null
 }
 
-export interface VerifiedPerson extends PersonName {
+/** Who logged in, as the upstream's verified token says: enough to log a linked person in. */
+export interface VerifiedAccount {
   /** Stable upstream subject: the ЕСИА oid (as a decimal string) or the OIDC `sub`. */
   subject: string
   /** Issuer the subject belongs to (mix-up defence: a subject is only meaningful with it). */
@@ -28,16 +29,31 @@ export interface VerifiedPerson extends PersonName {
   /** Confirmed («подтверждённая») account. */
   trusted: boolean
   level: AccountLevel
+  /** How the person authenticated upstream (ЕСИА `amr`: PWD, DS …), for our `amr`/`acr`. */
+  authMethods: string[]
+  /** Upstream `auth_time` in seconds, when given. */
+  authTime: number | null
+}
+
+/** The account with the person's data: what matching needs. */
+export interface VerifiedPerson extends VerifiedAccount, PersonName {
   /** For a `KD` child account: has a parent given consent («Согласия и доверенности»)? */
   childConsent: boolean
   birthDate: string | null
   snils: string | null
   /** Children, when `kid_*` scopes were granted. */
   kids?: VerifiedChild[]
-  /** How the person authenticated upstream (ЕСИА `amr`: PWD, DS …), for our `amr`/`acr`. */
-  authMethods: string[]
-  /** Upstream `auth_time` in seconds, when given. */
-  authTime: number | null
+}
+
+/**
+ * A login the upstream confirmed. The person's data is fetched only when asked for: a returning
+ * person already linked needs none of it (152-ФЗ ст. 5: no more data than the purpose needs), and
+ * ЕСИА is spared one REST call per login.
+ */
+export interface UpstreamLogin {
+  account: VerifiedAccount
+  /** Names, birth date, SNILS, children, child consent — fetched once; throws `UpstreamError`. */
+  person(): Promise<VerifiedPerson>
 }
 
 /** What the flow keeps server-side between start and finish (DESIGN.md §Security). */
@@ -86,6 +102,8 @@ export interface UpstreamAdapter {
   /** Builds the authorization redirect for a new flow; the caller stores the transaction. */
   start(opts: { redirectUri: string }): Promise<UpstreamStart>
   /** Callback URL (with its query) + the stored transaction → the verified person. */
+  authenticate(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<UpstreamLogin>
+  /** `authenticate` and then the person's data, for callers that always need it. */
   finish(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson>
   /** Where to send the browser to end the upstream session, if the provider has such a page. */
   logoutUrl?(opts: { redirectUrl: string }): string | undefined

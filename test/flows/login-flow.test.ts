@@ -71,6 +71,22 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
     expect(Date.now() - link.last_login_at.getTime()).toBeLessThan(60_000)
   })
 
+  it('a returning person logs in on the verified token alone: the person data service is not asked', async () => {
+    // With /rs/prns answering garbage, any login that needed the person's data would fail.
+    w.mock.setFaults({ malformedJson: 'person' })
+    try {
+      const { landed, tx } = await loginJourney(w, journal, 'name-with-yo')
+      expect((await journal.receive(landed.location!, tx)).claims.sub).toBe('u1401')
+      // A first login does need the data (to find the cards), and says the service failed.
+      const first = await loginJourney(w, journal, 'unknown-to-journal')
+      expect(first.landed.location).toMatch(/^\/login\//)
+      const attempt = await w.db.pool.query(`SELECT reasons FROM failed_attempts WHERE upstream_subject = $1 OR (upstream_subject IS NULL AND flow = 'login') ORDER BY id DESC LIMIT 1`, [oid('unknown-to-journal')])
+      expect(attempt.rows[0].reasons[0]).toMatch(/^idp_error:/)
+    } finally {
+      w.mock.resetFaults()
+    }
+  })
+
   describe('«Выберите организацию»', () => {
     it('the parent with children in two schools gets both cards linked and the chooser: school, role and the name on each card', async () => {
       const before = await countRows(w)

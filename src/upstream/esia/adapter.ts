@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { fetchBackChannel, isObject, keepAliveBackChannel, parseJson, upstreamRequest, type BackChannel } from '../http.js'
 import type { EsiaSigner } from '../signers/types.js'
-import { UpstreamError, type UpstreamAdapter, type UpstreamStart, type UpstreamTransaction, type VerifiedChild, type VerifiedPerson } from '../types.js'
+import { UpstreamError, type AccountLevel, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedAccount, type VerifiedChild, type VerifiedPerson } from '../types.js'
 import { checkIdToken, readAccessToken } from './claims.js'
 import { esiaError } from './errors.js'
 import { childData, personData, type PersonData } from './person.js'
@@ -86,7 +86,7 @@ export class EsiaAdapter implements UpstreamAdapter {
     return { url: url.href, transaction: { state, nonce, codeVerifier } }
   }
 
-  async finish({ callbackUrl, redirectUri, transaction }: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
+  async authenticate({ callbackUrl, redirectUri, transaction }: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<UpstreamLogin> {
     const q = callbackUrl.searchParams
     const returnedState = q.get('state')
     // A state that is not ours means this callback belongs to another browser or was forged.
@@ -104,16 +104,33 @@ export class EsiaAdapter implements UpstreamAdapter {
       skewSeconds: this.opts.skewSeconds ?? 60,
     })
     const granted = grantedScopeNames(readAccessToken(tokens.accessToken, facts.oid, this.opts.clientId).scope)
-    const wantsKids = [...granted].some((s) => s.startsWith('kid_'))
-    const [person, kids] = await Promise.all([
-      this.#person(facts.oid, tokens.accessToken, facts.level),
-      wantsKids ? this.#kids(facts.oid, tokens.accessToken) : Promise.resolve(undefined),
-    ])
-    const trusted = facts.trusted && person?.trusted !== false
-    const level = facts.level ?? (trusted ? 'PR' : 'P')
-    return {
+    const account: VerifiedAccount = {
       subject: facts.oid,
       issuer: this.issuer,
+      trusted: facts.trusted,
+      level: facts.level ?? (facts.trusted ? 'PR' : 'P'),
+      authMethods: facts.authMethods,
+      authTime: facts.authTime,
+    }
+    let fetched: Promise<VerifiedPerson> | undefined
+    return { account, person: () => (fetched ??= this.#verifiedPerson(account, facts.level, granted, tokens.accessToken)) }
+  }
+
+  async finish(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
+    return (await this.authenticate(opts)).person()
+  }
+
+  /** /rs/prns (and /kids when `kid_*` was granted) with the login's access token. */
+  async #verifiedPerson(account: VerifiedAccount, tokenLevel: AccountLevel | undefined, granted: ReadonlySet<string>, accessToken: string): Promise<VerifiedPerson> {
+    const wantsKids = [...granted].some((s) => s.startsWith('kid_'))
+    const [person, kids] = await Promise.all([
+      this.#person(account.subject, accessToken, tokenLevel),
+      wantsKids ? this.#kids(account.subject, accessToken) : Promise.resolve(undefined),
+    ])
+    const trusted = account.trusted && person?.trusted !== false
+    const level = tokenLevel ?? (trusted ? 'PR' : 'P')
+    return {
+      ...account,
       trusted,
       level,
       // See #person: a child account whose data ЕСИА withholds has no parent's consent.
@@ -124,8 +141,6 @@ export class EsiaAdapter implements UpstreamAdapter {
       birthDate: person?.birthDate ?? null,
       snils: person?.snils ?? null,
       ...(kids ? { kids } : {}),
-      authMethods: facts.authMethods,
-      authTime: facts.authTime,
     }
   }
 

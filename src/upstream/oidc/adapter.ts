@@ -3,7 +3,7 @@ import { createRemoteJWKSet, customFetch as joseCustomFetch, errors as joseError
 import { parseDate } from '../../matching/dates.js'
 import { snilsDigits } from '../../matching/snils.js'
 import { keepAliveFetch } from '../keep-alive-fetch.js'
-import { UpstreamError, type UpstreamAdapter, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
+import { UpstreamError, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
 
 export interface OidcAdapterOptions {
   issuer: string
@@ -80,6 +80,15 @@ export class OidcAdapter implements UpstreamAdapter {
       code_challenge_method: 'S256',
     })
     return { url: url.href, transaction: { state, nonce, codeVerifier } }
+  }
+
+  /**
+   * A broker may carry the trust flag in userinfo only, so the OIDC side fetches userinfo at once;
+   * the person is complete when `authenticate` returns.
+   */
+  async authenticate(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<UpstreamLogin> {
+    const person = await this.finish(opts)
+    return { account: person, person: async () => person }
   }
 
   async finish({ callbackUrl, redirectUri, transaction }: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
