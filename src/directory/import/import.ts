@@ -3,6 +3,7 @@ import type { Pool } from '../../db/pool.js'
 import { writeAudit, type AuditActor } from '../../linking/audit.js'
 import { createCardValidator } from '../cards.js'
 import { stagedBatches, type StagedBatch } from './batches.js'
+import { deferChecksIfEmpty, restoreChecks } from './bulk-load.js'
 import { decodeText } from './decode.js'
 import { ImportFileError, ImportRefused } from './errors.js'
 import { rejectedRow, type ImportReport, type ImportTimings } from './report.js'
@@ -99,6 +100,7 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
     await client.query(`SET LOCAL work_mem = '64MB'`)
     if (replacing) await assertOrganizationExists(client, replacing)
     await createStagingTables(client)
+    const deferredChecks = opts.dryRun ? [] : await deferChecksIfEmpty(client)
 
     const timings: ImportTimings = { reading_ms: 0, copy_ms: 0, checks_ms: 0, merge_ms: 0, finish_ms: 0 }
     const totals = { rows: 0, valid: 0, inserted: 0, updated: 0 }
@@ -137,6 +139,8 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
     if (await settleAside(client)) await apply()
 
     const removed = replacing ? await deleteMissingCards(client, replacing, opts.actor, DELETED_REASON) : { deleted: 0, linksRemoved: 0 }
+    await restoreChecks(client, deferredChecks)
+    t = lap('merge_ms', t)
     const limit = opts.rejectedLimit ?? DEFAULT_REJECTED_LIMIT
     const rejections = await readRejections(client, limit)
     const rejected = totals.rows - totals.valid
