@@ -64,7 +64,7 @@ ${cards.map(
  * preselects a radio button among the cards of whoever has just logged in at Госуслуги, so a
  * cookie left by another person on a shared computer shows nothing and chooses nothing; the
  * signature keeps it from being set by anyone but us. A year, like the journal app's own memory.
- * Logout forgets it (src/oidc-provider/logout.ts).
+ * Logout keeps it: the next login, which usually follows a logout, is what it is for.
  */
 const REMEMBER_S = 365 * 24 * 3600
 const isHttps = (request: FastifyRequest) => request.server.config.publicUrl.startsWith('https://')
@@ -79,8 +79,4 @@ export function rememberedChoice(request: FastifyRequest): string | undefined {
 
 export function rememberChoice(request: FastifyRequest, reply: FastifyReply, journalUserId: string): void {
   reply.setCookie(cookieName(request), journalUserId, { path: '/', httpOnly: true, sameSite: 'lax', secure: isHttps(request), signed: true, maxAge: REMEMBER_S })
-}
-
-export function forgetChoice(request: FastifyRequest, reply: FastifyReply): void {
-  reply.clearCookie(cookieName(request), { path: '/', httpOnly: true, sameSite: 'lax', secure: isHttps(request) })
 }

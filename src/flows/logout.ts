@@ -5,7 +5,6 @@ import { publicRateLimit } from '../http/rate-limit.js'
 import { ALG } from '../oidc-provider/keys.js'
 import { LINK_TOKEN_TYP } from '../oidc-provider/tokens.js'
 import { browserHash } from './browser.js'
-import { forgetChoice } from './chooser.js'
 import { loggedOutPage } from './login-pages.js'
 import { forgetPendingLogins } from './login-pending.js'
 import { htmlErrorHandler, sendPage } from './pages.js'
@@ -14,8 +13,9 @@ import { htmlErrorHandler, sendPage } from './pages.js'
  * GET /oauth2/logout — OpenID Connect RP-Initiated Logout 1.0, for the journal's «Выйти».
  *
  * The bridge keeps no login session of its own (every «Войти через Госуслуги» goes to Госуслуги),
- * so ending "the bridge's session" means forgetting what it remembers about this browser: the
- * pending chooser or failure pages and the remembered choice of «Выберите организацию». What does
+ * so ending "the bridge's session" means forgetting the pending chooser or failure pages of this
+ * browser. The remembered choice of «Выберите организацию» stays: it exists for the next login,
+ * which usually follows a logout, and it preselects nothing for anyone else (chooser.ts). What does
  * keep a session is Госуслуги: on a shared school computer the next «Войти через Госуслуги» would
  * otherwise let the next person in as the previous one. So the browser passes through the upstream's
  * logout (ЕСИА `/idp/ext/Logout?client_id&redirect_url`) and comes back to /oauth2/logout/done,
@@ -93,7 +93,6 @@ async function logout(app: FastifyInstance, request: FastifyRequest<{ Querystrin
 
   const browser = browserHash(request)
   if (browser) await forgetPendingLogins(app.db, browser)
-  forgetChoice(request, reply)
 
   const upstreamLogout = app.upstream?.logoutUrl?.({ redirectUrl: `${app.config.publicUrl}${DONE_PATH}` })
   if (!upstreamLogout) return finish(reply, back, refused)

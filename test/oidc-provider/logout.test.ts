@@ -42,7 +42,7 @@ describe('logout through the bridge and ЕСИА', () => {
   })
   afterAll(async () => w?.close())
 
-  it('after a login: through ЕСИА and back to the journal with its state; the remembered choice and pending pages are forgotten', async () => {
+  it('after a login: through ЕСИА and back to the journal with its state; pending pages are forgotten, the remembered school is kept for the next login', async () => {
     // The parent logs in with the chooser (so this browser remembers a choice), then starts again and stops at the chooser.
     const first = await loginJourney(w, journal, 'parent-two-schools')
     const chosen = await choose(first.browser, await first.browser.get(first.landed.location!), 'u1001')
@@ -55,7 +55,7 @@ describe('logout through the bridge and ЕСИА', () => {
     const { last } = await logOut(browser, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: POST_LOGOUT_REDIRECT, state: 'bye-1' })
     expect(last.status).toBe(303)
     expect(last.location).toBe(`${POST_LOGOUT_REDIRECT}?state=bye-1`)
-    expect(browser.cookies.has('bridge-last-choice')).toBe(false)
+    expect(browser.cookies.has('bridge-last-choice')).toBe(true)
     expect((await browser.get(waiting.landed.location!)).status).toBe(410)
   })
 
