@@ -47,7 +47,8 @@ const EnvSchema = Type.Object({
   BOOTSTRAP_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 24 })),
   AUTO_LINK_ON_LOGIN: Type.Optional(Bool),
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
-  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 120 }),
+  /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   /** ours: ports of the bundled mock ЕСИА and demo journal started by `npm start` with IDP_KIND=mock. */
   MOCK_ESIA_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3100 }),
