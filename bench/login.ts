@@ -1,8 +1,8 @@
+import { freePort } from '../src/http/free-port.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -129,16 +129,6 @@ function startChild(role: 'mock' | 'driver', start: MockStart | DriverStart): Pr
   return ask<Record<string, unknown>>(start, 'ready').then((ready) => ({ process: child, ask, ready }))
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * CPU seconds used so far by the PostgreSQL backends serving this benchmark's database (their

@@ -1,4 +1,4 @@
-import net from 'node:net'
+import { freePort } from '../../src/http/free-port.js'
 import pino from 'pino'
 import { ensureDemoAdmin } from '../../src/admin/accounts.js'
 import { buildApp, type App } from '../../src/app.js'
@@ -14,16 +14,6 @@ import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
 export const SUPPORT_PASSWORD = 'e2e-support-password-0123456789'
 const DEMO_CLIENT_SECRET = 'e2e-demo-journal-secret-0123456789abcdef'
 
-async function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 export interface JournalWorld {
   bridge: App
@@ -43,8 +33,8 @@ export interface JournalWorld {
 export async function startJournalWorld(opts: { env?: Record<string, string> } = {}): Promise<JournalWorld> {
   const bridgeHost = '127.0.0.2'
   const journalHost = '127.0.0.3'
-  const bridgeUrl = `http://${bridgeHost}:${await freePortOn(bridgeHost)}`
-  const journalUrl = `http://${journalHost}:${await freePortOn(journalHost)}`
+  const bridgeUrl = `http://${bridgeHost}:${await freePort(bridgeHost)}`
+  const journalUrl = `http://${journalHost}:${await freePort(journalHost)}`
   const mock = await startTestMockEsia({ redirectUris: [`${bridgeUrl}/auth/callback`] })
   const db = await createTestDatabase()
   await seedDemoDirectory(db.pool, TEST_SECRETS.snilsHmacKey)

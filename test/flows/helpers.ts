@@ -8,7 +8,7 @@ import { createUpstreamAdapter } from '../../src/upstream/index.js'
 import { JOURNAL_CLIENT, LogCapture, TEST_SECRETS, testConfig } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
-import { freePort } from '../oidc-provider/helpers.js'
+import { freePort } from '../../src/http/free-port.js'
 
 export interface FlowWorld {
   app: App

@@ -1,19 +1,7 @@
-import net from 'node:net'
+import { freePort } from '../../src/http/free-port.js'
 import { upsertCard, upsertOrganization, validateCard, type CardInput } from '../../src/directory/cards.js'
 import type { Queryable } from '../../src/db/pool.js'
 import { buildTestApp, JOURNAL_CLIENT, journalBasicAuth, TEST_SECRETS, type TestApp } from '../helpers/app.js'
-
-/** A free TCP port, so the app can be built with a PUBLIC_URL that is really where it listens. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * The real app listening on 127.0.0.1 with PUBLIC_URL = its own address: stock clients
