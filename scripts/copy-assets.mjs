@@ -3,3 +3,4 @@ import { cp } from 'node:fs/promises'
 
 await cp('src/db/migrations', 'dist/db/migrations', { recursive: true })
 await cp('src/web/static', 'dist/web/static', { recursive: true })
+await cp('src/demo-journal/static', 'dist/demo-journal/static', { recursive: true })

@@ -1,12 +1,9 @@
 import closeWithGrace from 'close-with-grace'
-import { ensureDemoAdmin } from './admin/accounts.js'
 import { buildApp } from './app.js'
 import { buildConfig, ConfigError, parseEnv } from './config.js'
 import { openDatabase } from './db/open.js'
-import { startDemoJournal, type RunningDemoJournal } from './demo-journal/index.js'
+import type { RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
-import { startBundledMockEsia } from './mock-idp/bridge-client.js'
-import { seedDemoDirectory } from './mock-idp/seed-demo-directory.js'
 import { ClientRegistry, demoClient, loadClientsFile } from './oidc-provider/clients.js'
 import { resolveSecrets } from './secrets.js'
 import { createUpstreamAdapter } from './upstream/index.js'
@@ -32,12 +29,15 @@ async function main(): Promise<void> {
   const clients = new ClientRegistry(clientEntries)
 
   // The mock must listen before the adapter is built: the adapter reads the mock's token keys.
-  const mock = config.idp.kind === 'mock' ? await startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) }) : undefined
+  // Development parts are loaded only when used: a production start never imports them.
+  const mock = config.idp.kind === 'mock'
+    ? await (await import('./mock-idp/bridge-client.js')).startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) })
+    : undefined
   const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey } : {})
 
   if (demo) {
-    await seedDemoDirectory(pool, config.secrets.snilsHmacKey)
-    await ensureDemoAdmin(pool, demo.demoAdminPassword)
+    await (await import('./mock-idp/seed-demo-directory.js')).seedDemoDirectory(pool, config.secrets.snilsHmacKey)
+    await (await import('./admin/accounts.js')).ensureDemoAdmin(pool, demo.demoAdminPassword)
   }
 
   const app = await buildApp({ config, pool, clients, logger: log, upstream })
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   const lines = [`Мост ЕСИА (esia-bridge):      ${config.publicUrl}    (health: ${config.publicUrl}/readyz)`]
   if (mock) lines.push(`Тестовый вход Госуслуг (mock): ${mock.url}`)
   if (demo) {
+    const { startDemoJournal } = await import('./demo-journal/index.js')
     journal = await startDemoJournal({
       port: config.demoJournalPort,
       host: config.host,
