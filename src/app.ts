@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
 import { installErrorHandler } from './http/error-handler.js'
+import { rejectNulCharacters } from './http/input-guard.js'
 import { installSecurityHeaders } from './http/security-headers.js'
 import { createLogger, OneLinePerRequest } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
@@ -59,7 +60,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: (deps.logger ?? createLogger(config.logLevel)) as FastifyBaseLogger,
     logController: new OneLinePerRequest(),
-    trustProxy: false,
+    trustProxy: config.trustProxy,
+    // A HEAD request must not run a GET handler that consumes a flow state or binds a link intent
+    // (a browser's or a mail scanner's prefetch).
+    exposeHeadRoutes: false,
     bodyLimit: 1024 * 1024,
     requestTimeout: 120_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -119,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(metricsPlugin)
   await app.register(housekeepingPlugin)
   installErrorHandler(app)
+  rejectNulCharacters(app)
 
   await app.register(staticFiles)
   await app.register(healthRoutes)

@@ -49,6 +49,8 @@ const EnvSchema = Type.Object({
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
   /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
+  /** ours: the proxy in front (TLS ends there): its addresses/CIDRs separated by commas, or `true` for any. */
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   /** ours: ports of the bundled mock ЕСИА and demo journal started by `npm start` with IDP_KIND=mock. */
   MOCK_ESIA_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3100 }),
@@ -97,6 +99,8 @@ export interface Config {
   autoLinkOnLogin: boolean
   failedAttemptRetentionDays: number
   rateLimitPerMinute: number
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address. */
+  trustProxy: boolean | string[]
   logLevel: Env['LOG_LEVEL']
   mockEsiaPort: number
   demoJournalPort: number
@@ -195,12 +199,19 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
     autoLinkOnLogin: toBool(env.AUTO_LINK_ON_LOGIN, true),
     failedAttemptRetentionDays: env.FAILED_ATTEMPT_RETENTION_DAYS,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     mockEsiaPort: env.MOCK_ESIA_PORT,
     demoJournalPort: env.DEMO_JOURNAL_PORT,
   }
   checkConsistency(config)
   return config
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string[] {
+  if (raw === undefined || raw === 'false') return false
+  if (raw === 'true') return true
+  return raw.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
 /** Combinations the schema alone cannot express; each message names the variable to set. */
