@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { createCommandSigner, createHttpSigner, createUpstreamAdapter, tokenKeySource, TokenVerifier } from '../../src/upstream/index.js'
+import { createCommandSigner, createHttpSigner, createUpstreamAdapter, limitSigner, tokenKeySource, TokenVerifier } from '../../src/upstream/index.js'
 import { testConfig } from '../helpers/app.js'
 import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
 import { loginThrough, rejection } from './harness.js'
@@ -47,6 +47,22 @@ describe('the command signer, with a real external program', () => {
     await expect(failed).rejects.toMatchObject({ kind: 'configuration', code: 'signer_failed', message: expect.stringContaining('exited with 3: no key container') })
     expect(await rejection(createCommandSigner({ command: 'true', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
     expect(await rejection(createCommandSigner({ command: '/nonexistent/signer', timeoutMs: 2000, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_failed' })
+  })
+})
+
+describe('a bounded number of signatures at once', () => {
+  it('runs at most `concurrent`, lets `queued` wait, and turns the rest away as «ЕСИА unavailable»', async () => {
+    // A real program that takes a while: 1 running + 1 waiting; the third is refused at once.
+    const slow = limitSigner(createCommandSigner({ command: 'sleep 0.3; cat', timeoutMs: 5000, reverse: false }), { concurrent: 1, queued: 1 })
+    const started = Date.now()
+    const results = await Promise.allSettled([slow.sign('a'), slow.sign('b'), slow.sign('c')])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ kind: 'unavailable', code: 'signer_busy' })
+    expect(results.slice(0, 2).map((r) => (r as PromiseFulfilledResult<Buffer>).value.toString())).toEqual(['a', 'b'])
+    // The two that ran did so one after the other.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550)
+    // Capacity comes back once they are done.
+    expect((await slow.sign('d')).toString()).toBe('d')
   })
 })
 

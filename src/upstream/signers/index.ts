@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { KeyObject } from 'node:crypto'
 import type { Config } from '../../config.js'
 import { UpstreamError } from '../types.js'
@@ -12,15 +13,19 @@ export { createHttpSigner } from './http.js'
 export { createTestKeySigner, defaultTestKeyFile, generateTestKeyPair, loadOrCreateTestKeyFile, readTestKeyFile, testKeyCertificateHash, type TestKeyPair } from './test-key.js'
 
 /** The signer chosen by ESIA_SIGNER. A test key given in-process wins over ESIA_TEST_KEY_FILE. */
+import { limitSigner } from './limit.js'
+export { limitSigner }
+
 export async function createSigner(config: Config, deps: { testSigningKey?: KeyObject; fetch?: typeof fetch } = {}): Promise<EsiaSigner> {
   const esia = config.idp.esia
   switch (esia.signer) {
     case 'command':
       if (!esia.signerCommand) throw new UpstreamError('configuration', 'signer_missing', 'ESIA_SIGNER_COMMAND is required when ESIA_SIGNER=command')
-      return createCommandSigner({ command: esia.signerCommand, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse })
+      // A process per signature: twice the cores at once is what the host can run.
+      return limitSigner(createCommandSigner({ command: esia.signerCommand, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse }), { concurrent: 2 * availableParallelism(), queued: 64 })
     case 'http':
       if (!esia.signerUrl) throw new UpstreamError('configuration', 'signer_missing', 'ESIA_SIGNER_URL is required when ESIA_SIGNER=http')
-      return createHttpSigner({ url: esia.signerUrl, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse, ...(deps.fetch ? { fetch: deps.fetch } : {}) })
+      return limitSigner(createHttpSigner({ url: esia.signerUrl, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), { concurrent: 64, queued: 256 })
     case 'test-key': {
       const key = deps.testSigningKey ?? (await readTestKey(esia.testKeyFile ?? defaultTestKeyFile(config.dataDir)))
       return createTestKeySigner(key, config.env)
