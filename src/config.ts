@@ -29,6 +29,8 @@ const EnvSchema = Type.Object({
   ESIA_TOKEN_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** ours: Ed25519 key of ESIA_SIGNER=test-key (the bundled mock only); default DATA_DIR/mock-esia/test-client-key.pem. */
   ESIA_TEST_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** ours: send PKCE (S256) to ЕСИА too — its support is unverified (research/esia.md §3.1), so off unless set. */
+  ESIA_PKCE: Type.Optional(Bool),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
   OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
@@ -84,6 +86,7 @@ export interface Config {
       signerTimeoutMs: number
       tokenKeys: string | undefined
       testKeyFile?: string | undefined
+      pkce: boolean
     }
     oidc: {
       issuer: string | undefined
@@ -179,6 +182,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
         signerTimeoutMs: env.ESIA_SIGNER_TIMEOUT_MS,
         tokenKeys: env.ESIA_TOKEN_KEYS,
         testKeyFile: env.ESIA_TEST_KEY_FILE,
+        pkce: toBool(env.ESIA_PKCE, false),
       },
       oidc: {
         issuer: env.OIDC_ISSUER,
@@ -236,6 +240,13 @@ function checkConsistency(config: Config): void {
     if (kind === 'mock') problems.push('IDP_KIND=mock is refused in production: set IDP_KIND=esia or oidc')
     if (!config.clientsFile) problems.push('CLIENTS_FILE is required in production (the list of journal clients)')
     if (!config.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL must be an https:// address in production')
+    // Tokens and keys fetched over plain http could be forged by anyone on the path.
+    if (kind === 'esia' && esia.url && !esia.url.startsWith('https://')) problems.push('ESIA_URL must be an https:// address in production')
+    if (kind === 'esia' && esia.tokenKeys?.startsWith('http://')) problems.push('ESIA_TOKEN_KEYS must not be a plain http:// URL in production')
+    if (kind === 'oidc' && oidc.issuer && !oidc.issuer.startsWith('https://')) problems.push('OIDC_ISSUER must be an https:// address in production')
+    if (esia.signer === 'http' && esia.signerUrl?.startsWith('http://') && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(esia.signerUrl)) {
+      problems.push('ESIA_SIGNER_URL must be https:// in production (or a signer on this host)')
+    }
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
 }

@@ -4,6 +4,7 @@ import { buildConfig, ConfigError, parseEnv } from './config.js'
 import { openDatabase } from './db/open.js'
 import type { RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
+import { checkUpstreamIssuer, UpstreamIssuerChanged } from './linking/upstream-issuer.js'
 import { ClientRegistry, demoClient, loadClientsFile } from './oidc-provider/clients.js'
 import { resolveSecrets } from './secrets.js'
 import { createUpstreamAdapter } from './upstream/index.js'
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
 
   const demoJournalUrl = `http://localhost:${config.demoJournalPort}`
   const demo = dev && config.idp.kind === 'mock' && !config.clientsFile ? dev : undefined
-  const clientEntries = config.clientsFile ? await loadClientsFile(config.clientsFile) : dev ? [demoClient(demoJournalUrl, dev.demoClientSecret)] : []
+  const clientEntries = config.clientsFile ? await loadClientsFile(config.clientsFile, { requireHttps: config.env === 'production' }) : dev ? [demoClient(demoJournalUrl, dev.demoClientSecret)] : []
   const clients = new ClientRegistry(clientEntries)
 
   // The mock must listen before the adapter is built: the adapter reads the mock's token keys.
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     ? await (await import('./mock-idp/bridge-client.js')).startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) })
     : undefined
   const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey } : {})
+  await checkUpstreamIssuer(pool, upstream.issuer, { development: config.idp.kind === 'mock' })
 
   if (demo) {
     await (await import('./mock-idp/seed-demo-directory.js')).seedDemoDirectory(pool, config.secrets.snilsHmacKey)
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof UpstreamIssuerChanged) {
     process.stderr.write(`esia-bridge cannot start: ${err.message}\n`)
   } else {
     process.stderr.write(`esia-bridge failed to start: ${(err as Error).stack ?? String(err)}\n`)

@@ -43,13 +43,18 @@ type IntentRequest = FastifyRequest<{ Params: IntentParams }>
 /** The journal's own site, for links back that carry nothing (its redirect URIs are registered). */
 const journalHome = (intent: LinkIntent) => `${new URL(intent.redirectUri).origin}/`
 
-/** RFC 6749 §4.1.2 response with RFC 9207 `iss`: the journal checks it came from us. */
-function journalRedirect(app: FastifyInstance, intent: LinkIntent, code: string): string {
+/**
+ * Back to the journal: RFC 6749 §4.1.2 response with RFC 9207 `iss`, so the journal checks it came
+ * from us — but only to a redirect URI still registered: one removed from CLIENTS_FILE meanwhile
+ * (a compromised domain, say) gets no code.
+ */
+function backToJournal(app: FastifyInstance, reply: FastifyReply, intent: LinkIntent, code: string): FastifyReply {
+  if (!app.clients.hasRedirectUri(intent.clientId, intent.redirectUri)) return sendPage(reply, 410, intentGonePage(undefined))
   const url = new URL(intent.redirectUri)
   url.searchParams.set('code', code)
   url.searchParams.set('state', intent.clientState)
   url.searchParams.set('iss', app.config.publicUrl)
-  return url.toString()
+  return reply.redirect(url.toString(), 303)
 }
 
 /** Ends an intent with its outcome and mints the code the person takes back, in one transaction. */
@@ -106,7 +111,7 @@ async function cancel(app: FastifyInstance, metrics: FlowMetrics, request: Inten
   const code = await withTransaction(app.db, async (tx) => ((await consumeLinkIntent(tx, intent.id, outcome, true)) ? mintLinkCode(tx, intent, outcome) : undefined))
   if (!code) return reply.redirect(`/link/${request.params.id}`, 303)
   metrics.finished('link', 'cancelled')
-  return reply.redirect(journalRedirect(app, intent, code), 303)
+  return backToJournal(app, reply, intent, code)
 }
 
 // ── 4. match ────────────────────────────────────────────────────────────────────────────────────
@@ -198,7 +203,7 @@ async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request,
     // Locked, so two callbacks for one intent (a double-clicked «Перейти») end it once.
     const intent = intentId ? await lockLinkIntent(tx, intentId) : undefined
     if (!intent) return undefined
-    const attempt: Attempt = { intent, card: await loadCardForMatching(tx, intent.journalUserId), person: upstream.ok ? upstream.person : null }
+    const attempt: Attempt = { intent, card: await loadCardForMatching(tx, intent.journalUserId, { lock: true }), person: upstream.ok ? upstream.person : null }
     const outcome = await decideAndRecord(app, tx, attempt, match(app, attempt.card, upstream), upstream)
     const linked = outcome.result === 'linked'
     await consumeLinkIntent(tx, intent.id, outcome, linked)
@@ -209,7 +214,7 @@ async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request,
   const { intent, outcome, code } = ended
   metrics.finished('link', outcome.result)
   request.log.info({ result: outcome.result, reasons: outcome.reasons, client: intent.clientId }, 'link flow finished')
-  if (code) return reply.redirect(journalRedirect(app, intent, code), 303)
+  if (code) return backToJournal(app, reply, intent, code)
   metrics.failed('link', outcome.reasons)
   // Post/redirect/get: the result page survives a reload, and the code is minted when the person leaves.
   return reply.redirect(`/link/${intent.id}`, 303)
@@ -223,7 +228,7 @@ async function returnToJournal(app: FastifyInstance, request: IntentRequest, rep
     return intent && { intent, code: await mintLinkCode(tx, intent, intent.outcome) }
   })
   if (!back) return reply.redirect(`/link/${request.params.id}`, 303)
-  return reply.redirect(journalRedirect(app, back.intent, back.code), 303)
+  return backToJournal(app, reply, back.intent, back.code)
 }
 
 // ── routes ──────────────────────────────────────────────────────────────────────────────────────

@@ -53,7 +53,7 @@ export function acrOf(person: Pick<VerifiedPerson, 'level' | 'trusted'>): string
 }
 
 /** The journal still has this redirect_uri registered (the registry may change while the person is away). */
-const stillRegistered = (app: FastifyInstance, request: Pick<LoginRequest, 'clientId' | 'redirectUri'>) => app.clients.get(request.clientId)?.redirectUris.has(request.redirectUri) === true
+const stillRegistered = (app: FastifyInstance, request: Pick<LoginRequest, 'clientId' | 'redirectUri'>) => app.clients.hasRedirectUri(request.clientId, request.redirectUri)
 
 // ── 1. authorize ────────────────────────────────────────────────────────────────────────────────
 

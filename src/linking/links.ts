@@ -134,6 +134,7 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
     throw err
   }
   const link = toLink(inserted.rows[0]!)
+  if (replaced) await endAccessTokens(tx, input.journalUserId)
 
   await writeAudit(tx, {
     type: replaced ? 'link.replaced' : 'link.created',
@@ -153,6 +154,11 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
   return { link, replaced }
 }
 
+/** A link that ends takes the bridge's access tokens issued through it along (userinfo stops answering). */
+async function endAccessTokens(tx: PoolClient, journalUserId: string): Promise<void> {
+  await tx.query('DELETE FROM access_tokens WHERE journal_user_id = $1', [journalUserId])
+}
+
 /** Removes a card's link with its audit event; undefined when there was none. */
 export async function removeLink(
   tx: PoolClient,
@@ -161,6 +167,7 @@ export async function removeLink(
   const { rows } = await tx.query<LinkRow>(`DELETE FROM links WHERE journal_user_id = $1 RETURNING ${LINK_COLUMNS}`, [input.journalUserId])
   const removed = rows[0] && toLink(rows[0])
   if (removed) {
+    await endAccessTokens(tx, input.journalUserId)
     await writeAudit(tx, {
       type: 'link.removed',
       actor: input.actor,

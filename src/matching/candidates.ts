@@ -74,10 +74,15 @@ const toCard = (r: CardRow): JournalUserForMatching => ({
 })
 
 /** One card as matching sees it (the link flow's card), or undefined when the journal deleted it. */
-export async function loadCardForMatching(db: Queryable, journalUserId: string): Promise<JournalUserForMatching | undefined> {
+/**
+ * One card as matching sees it. With `lock` (inside the transaction that will link it), the card
+ * row stays locked until commit, so a directory update cannot change the names between the match
+ * and the link.
+ */
+export async function loadCardForMatching(db: Queryable, journalUserId: string, opts: { lock?: boolean } = {}): Promise<JournalUserForMatching | undefined> {
   const { rows } = await db.query<CardRow>({
-    name: 'matching.load-card',
-    text: `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM} WHERE j.id = $1`,
+    name: opts.lock ? 'matching.load-card-locked' : 'matching.load-card',
+    text: `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM} WHERE j.id = $1${opts.lock ? ' FOR UPDATE OF j' : ''}`,
     values: [journalUserId],
   })
   return rows[0] && toCard(rows[0])

@@ -51,6 +51,11 @@ export class ClientRegistry {
     return this.#clients.get(clientId)
   }
 
+  /** Is `redirectUri` (still) registered for this client? The registry may change while a person is away. */
+  hasRedirectUri(clientId: string, redirectUri: string): boolean {
+    return this.#clients.get(clientId)?.redirectUris.has(redirectUri) === true
+  }
+
   all(): JournalClient[] {
     return [...this.#clients.values()]
   }
@@ -71,11 +76,18 @@ export class ClientRegistry {
   }
 }
 
-export async function loadClientsFile(file: string): Promise<ClientFileEntry[]> {
+export async function loadClientsFile(file: string, opts: { requireHttps?: boolean } = {}): Promise<ClientFileEntry[]> {
   const parsed: unknown = JSON.parse(await readFile(file, 'utf8'))
   if (!Value.Check(ClientFile, parsed)) {
     const first = [...Value.Errors(ClientFile, parsed)][0]
     throw new Error(`CLIENTS_FILE ${file} is not a valid clients list: ${first?.instancePath || '/'} ${first?.message ?? ''}`)
+  }
+  if (opts.requireHttps) {
+    // Codes travel in the redirect's query string: over plain http anyone on the path can take them.
+    for (const c of parsed) {
+      const plain = [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])].find((u) => !u.startsWith('https://'))
+      if (plain) throw new Error(`CLIENTS_FILE ${file}: client ${c.client_id} has a redirect URI that is not https (${plain}); refused in production`)
+    }
   }
   return parsed
 }

@@ -73,6 +73,7 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
     certHash: esia.certHash.toUpperCase(),
     signer,
     verifier: new TokenVerifier(keys, signer),
+    pkce: esia.pkce,
     ...fetchOpt,
     ...timeoutOpt,
   })

@@ -107,6 +107,22 @@ describe('link intents and the confirmation page', () => {
     expect(textOf(again.body)).toContain('ссылка уже была использована')
   })
 
+  it('sends no code to a redirect URI the journal has meanwhile unregistered', async () => {
+    const parent = new Browser(t.app)
+    const intent = await newIntent('parent-1', 'state-before-unregistering')
+    const page = await parent.get(intent.url)
+    // The operator removes the address from CLIENTS_FILE (a compromised domain, say) and reloads.
+    const uris = t.app.clients.get(JOURNAL_CLIENT.client_id)!.redirectUris as Set<string>
+    uris.delete(REDIRECT_URI)
+    try {
+      const back = await parent.press(page, 'Отменить')
+      expect(back.status).toBe(410)
+      expect(back.location).toBeUndefined()
+    } finally {
+      uris.add(REDIRECT_URI)
+    }
+  })
+
   it('binds the intent to the first browser: another browser gets a clear page and cannot start or cancel', async () => {
     const intent = await newIntent()
     const parent = new Browser(t.app)

@@ -66,6 +66,13 @@ describe('links and their audit trail', () => {
     expect((await findLink(db.pool, 'u4'))?.organizationId).toBe('school-2')
   })
 
+  it('ends the access tokens issued through a link when it is removed', async () => {
+    await db.pool.query(`INSERT INTO access_tokens (token_hash, client_id, journal_user_id, claims, code_hash, expires_at)
+                         VALUES (sha256('t-u4'), 'journal', 'u4', '{}', sha256('c-u4'), now() + interval '10 minutes')`)
+    await withTransaction(db.pool, (tx) => removeLink(tx, { journalUserId: 'u4', actor: { kind: 'support', id: 'admin-1' }, reason: 'проверка' }))
+    expect((await db.pool.query(`SELECT 1 FROM access_tokens WHERE journal_user_id = 'u4'`)).rowCount).toBe(0)
+  })
+
   it('removes a link with a reason', async () => {
     const removed = await withTransaction(db.pool, (tx) => removeLink(tx, { journalUserId: 'u3', actor: { kind: 'support', id: 'admin-1' }, reason: 'привязан чужой аккаунт' }))
     expect(removed?.upstreamSubject).toBe('1000001')
