@@ -50,7 +50,7 @@ export const UserBody = Type.Object(
     first_name: Name('Имя'),
     middle_name: OptionalText(200, 'Отчество; empty, «-» or «нет» when the person has none'),
     birth_date: OptionalText(20, 'ДД.ММ.ГГГГ or YYYY-MM-DD'),
-    snils: OptionalText(40, 'XXX-XXX-XXX YY, 11 digits, or with other separators. Stored only as an HMAC, never returned'),
+    snils: OptionalText(40, 'NNN-NNN-NNN NN, 11 digits, or with other separators. Stored only as an HMAC, never returned'),
     child_ids: Type.Optional(Type.Array(Id, { maxItems: 100, description: "A parent's children (student cards); replaces the card's children when given" })),
   },
   { additionalProperties: false },

@@ -53,7 +53,7 @@ export function snilsHmac(key: string, digits: string): Buffer {
   return createHmac('sha256', key).update(digits).digest()
 }
 
-/** `XXX-XXX-XXX YY`, for display of a SNILS the person typed themselves (never a stored one). */
+/** `NNN-NNN-NNN NN`, for display of a SNILS the person typed themselves (never a stored one). */
 export function formatSnils(digits: string): string {
   return `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6, 9)} ${digits.slice(9)}`
 }

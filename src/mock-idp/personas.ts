@@ -5,7 +5,7 @@ import personasJson from './personas.json' with { type: 'json' }
 /**
  * The people of the mock ЕСИА (`personas.json`). Each stands for one case the bridge must handle
  * (DESIGN.md §Mock ЕСИА); tests pick them by `id`, the picker page shows `label` and `description`.
- * Dates and SNILS are in ЕСИА's own formats (`dd.MM.yyyy`, `XXX-XXX-XXX YY`, research/esia.md §6.1).
+ * Dates and SNILS are in ЕСИА's own formats (`dd.MM.yyyy`, `NNN-NNN-NNN NN`, research/esia.md §6.1).
  */
 const EsiaDate = Type.String({ pattern: '^\\d{2}\\.\\d{2}\\.\\d{4}$' })
 const EsiaSnils = Type.String({ pattern: '^\\d{3}-\\d{3}-\\d{3} \\d{2}$' })

@@ -2,7 +2,7 @@ import iconv from 'iconv-lite'
 import { snilsCheckNumber } from '../../src/matching/snils.js'
 import { BOOTSTRAP_TOKEN, journalBasicAuth, type TestApp } from '../helpers/app.js'
 
-/** A SNILS with correct check digits, from its first nine digits; `XXX-XXX-XXX YY`. */
+/** A SNILS with correct check digits, from its first nine digits; `NNN-NNN-NNN NN`. */
 export function snils(first9: string): string {
   const check = String(snilsCheckNumber(first9)).padStart(2, '0')
   return `${first9.slice(0, 3)}-${first9.slice(3, 6)}-${first9.slice(6, 9)} ${check}`

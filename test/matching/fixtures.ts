@@ -26,7 +26,7 @@ export function card(input: Partial<CardInput> & Pick<CardInput, 'last_name' | '
   return v.row
 }
 
-/** A verified ЕСИА person; confirmed adult by default. `snils` as ЕСИА writes it (`XXX-XXX-XXX YY`). */
+/** A verified ЕСИА person; confirmed adult by default. `snils` as ЕСИА writes it (`NNN-NNN-NNN NN`). */
 export function person(p: Partial<VerifiedPerson> & Pick<VerifiedPerson, 'lastName' | 'firstName'>): VerifiedPerson {
   return {
     subject: '1000001',

@@ -47,7 +47,7 @@ const typedVariant = (canonical: string) =>
     })
 
 const isoDay = fc.integer({ min: 0, max: 365 * 80 }).map((d) => new Date(Date.UTC(1950, 0, 1) + d * 86_400_000).toISOString().slice(0, 10))
-/** A checksum-valid SNILS above the threshold, as `XXX-XXX-XXX YY`. */
+/** A checksum-valid SNILS above the threshold, as `NNN-NNN-NNN NN`. */
 const snils = fc.integer({ min: 1_001_999, max: 999_999_999 }).map((n) => {
   const first9 = String(n).padStart(9, '0')
   const check = String(snilsCheckNumber(first9)).padStart(2, '0')
