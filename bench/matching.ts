@@ -1,26 +1,15 @@
-/**
- * Rough per-call cost of matching (a measurement, not a test: nothing here fails on timing).
- *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx test/matching/measure-matching.ts [cards]
- *
- * matchUser is timed in-process. findCandidates runs against a scratch database filled with
- * `cards` journal users (default 2 000 000, the DESIGN.md service-level size), then dropped; a
- * `SELECT 1` loop on the same pool gives the floor any statement pays. `cards` = 0 skips the database.
- */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
-import { createPool } from '../../src/db/pool.js'
-import { migrate } from '../../src/db/migrate.js'
-import { findCandidates } from '../../src/matching/candidates.js'
-import { matchUser } from '../../src/matching/match.js'
-import { card, hmacOf, personOf } from './fixtures.js'
+import { findCandidates } from '../src/matching/candidates.js'
+import { matchUser } from '../src/matching/match.js'
+import { card, hmacOf, personOf } from '../test/matching/fixtures.js'
+import type { BenchModule } from './lib/context.js'
 
-const adminUrl = process.env.DATABASE_URL
-if (!adminUrl) throw new Error('set DATABASE_URL (an admin connection; a scratch database is created and dropped)')
-const cards = Number(process.argv[2] ?? 2_000_000)
-
-function measureMatchUser(): void {
+/**
+ * Per-call cost of matching: `matchUser` in-process, and `findCandidates` (the first-login lookup
+ * by SNILS HMAC) against N cards, with the `SELECT 1` floor any statement pays on the same pool.
+ */
+function measureMatchUser(print: (line: string) => void): void {
   const data = { id: 'm', organization_id: 'o', role: 'parent', last_name: 'Петрова – Водкина', first_name: 'Алёна', middle_name: 'Семёновна', birth_date: '12.03.1985', snils: '112-233-445 95' }
   const journalCard = card(data)
   const person = personOf({ ...data, last_name: 'ПЕТРОВА-ВОДКИНА' })
@@ -31,21 +20,18 @@ function measureMatchUser(): void {
   const t0 = performance.now()
   for (let i = 0; i < n; i++) sink += matchUser(journalCard, person, opts).evidence.length
   const ns = ((performance.now() - t0) * 1e6) / n
-  console.log(`matchUser: ${ns.toFixed(0)} ns/call over ${n} calls (checksum ${sink})`)
+  print(`matchUser: ${ns.toFixed(0)} ns/call over ${n} calls (checksum ${sink})`)
 }
 
 const fakeHmac = (i: number) => createHash('sha256').update(`snils-${i}`).digest()
 
-async function measureFindCandidates(): Promise<void> {
-  const name = `esia_measure_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  const url = new URL(adminUrl!)
-  url.pathname = `/${name}`
-  const pool = createPool(url.toString(), 4)
-  try {
-    await migrate(url.toString())
+
+const bench: BenchModule = {
+  description: 'matchUser per call, and findCandidates against N journal users — options: --cards=N (2000000; 0 skips the database)',
+  async run({ pool, option, print }) {
+    measureMatchUser(print)
+    const cards = option('cards', 2_000_000)
+    if (cards === 0) return
     const t0 = performance.now()
     await pool.query(`INSERT INTO organizations (id, name, kind) SELECT 'org-' || g, 'Школа № ' || g, 'school' FROM generate_series(0, 999) g`)
     // Card i carries the fake HMAC sha256('snils-' || i); every 1000th card has no SNILS. Names
@@ -60,7 +46,7 @@ async function measureFindCandidates(): Promise<void> {
       [cards],
     )
     await pool.query('ANALYZE journal_users')
-    console.log(`findCandidates: ${cards} cards loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    print(`findCandidates: ${cards} cards loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
     const plan = await pool.query<{ 'QUERY PLAN': string }>(
       // The columns findCandidates reads, so the planner keeps every join it really does.
@@ -68,7 +54,7 @@ async function measureFindCandidates(): Promise<void> {
        WHERE j.snils_hmac = $1 AND j.snils_valid ORDER BY j.organization_id, j.role, j.id`,
       [fakeHmac(7)],
     )
-    console.log(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'))
+    print(plan.rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n'))
 
     const baseline = async () => {
       for (let i = 0; i < 200; i++) await pool.query('SELECT 1')
@@ -77,7 +63,7 @@ async function measureFindCandidates(): Promise<void> {
       const t = performance.now()
       for (let i = 0; i < n; i++) await pool.query('SELECT 1')
       const cpu = process.cpuUsage(cpu0)
-      console.log(`SELECT 1 floor: mean ${(((performance.now() - t) * 1000) / n).toFixed(0)} µs round trip; bridge CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/call`)
+      print(`SELECT 1 floor: mean ${(((performance.now() - t) * 1000) / n).toFixed(0)} µs round trip; bridge CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/call`)
     }
     await baseline()
 
@@ -98,16 +84,10 @@ async function measureFindCandidates(): Promise<void> {
       const cpu = process.cpuUsage(cpu0)
       times.sort((a, b) => a - b)
       const mean = times.reduce((a, b) => a + b, 0) / n
-      console.log(
+      print(
         `findCandidates ${label}: mean ${(mean * 1000).toFixed(0)} µs, p50 ${(times[n / 2]! * 1000).toFixed(0)} µs, p99 ${(times[Math.floor(n * 0.99)]! * 1000).toFixed(0)} µs round trip; bridge CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/call`,
       )
     }
-  } finally {
-    await pool.end()
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await admin.end()
-  }
+  },
 }
-
-measureMatchUser()
-if (cards > 0) await measureFindCandidates()
+export default bench
