@@ -5,7 +5,7 @@ import type { Queryable } from '../db/pool.js'
  * the same transaction as the change it describes. Never holds names, SNILS or birth dates:
  * `details` carries field names, reason codes and identifiers only.
  *
- * Types in use: link.created, link.replaced, link.removed, link.failed, login.succeeded,
+ * Types in use: link.created, link.replaced, link.confirmed, link.removed, link.failed, login.succeeded,
  * login.failed, directory.*, support.* (see the modules that write them).
  */
 export type ActorKind = 'person' | 'support' | 'journal' | 'system'

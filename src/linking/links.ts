@@ -81,15 +81,18 @@ export interface SaveLinkInput {
 
 export interface SaveLinkResult {
   link: Link
-  /** The card had a link before and it was replaced («существующая связь будет удалена»). */
+  /** The card had a link to another subject and it was replaced («существующая связь будет удалена»). */
   replaced: Link | undefined
+  /** The card was linked to this very subject already: nothing changed but a `link.confirmed` event. */
+  confirmed: boolean
 }
 
 /**
  * Links a journal card to an upstream subject, replacing the card's old link, and writes the audit
  * event — all on the caller's transaction client, so link and audit commit together or not at all.
- * The card row is locked first: two concurrent attempts for one card run one after the other, and
- * the second replaces the first (two audit events, one link).
+ * The card row is locked first: concurrent attempts for one card run one after the other. Whoever
+ * comes second with the subject the card already holds (the same person pressing twice, a second
+ * tab) changes nothing; another subject replaces the link.
  */
 export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<SaveLinkResult> {
   const card = await tx.query<{ organization_id: string; role: string }>(
@@ -98,6 +101,9 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
   )
   const row = card.rows[0]
   if (!row) throw new LinkConflictError('journal_user_not_found', `Journal user ${input.journalUserId} does not exist`)
+
+  const current = await findLink(tx, input.journalUserId)
+  if (current?.upstreamSubject === input.upstreamSubject) return confirmLink(tx, current, input)
 
   const holder = await tx.query<{ journal_user_id: string }>(
     `SELECT journal_user_id FROM links WHERE upstream_subject = $1 AND organization_id = $2 AND role = $3 AND journal_user_id <> $4`,
@@ -151,7 +157,25 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
       ...input.details,
     },
   })
-  return { link, replaced }
+  return { link, replaced, confirmed: false }
+}
+
+/**
+ * The card is already linked to this subject: the link stays as it is (its method, evidence and
+ * date, and the access tokens issued through it), and the audit trail records that the person
+ * confirmed it — not a replacement of the link by itself.
+ */
+async function confirmLink(tx: PoolClient, link: Link, input: SaveLinkInput): Promise<SaveLinkResult> {
+  await writeAudit(tx, {
+    type: 'link.confirmed',
+    actor: input.actor,
+    journalUserId: link.journalUserId,
+    organizationId: link.organizationId,
+    upstreamSubject: link.upstreamSubject,
+    reason: input.reason ?? null,
+    details: { method: input.method, evidence: input.evidence, link_method: link.method, ...input.details },
+  })
+  return { link, replaced: undefined, confirmed: true }
 }
 
 /** A link that ends takes the bridge's access tokens issued through it along (userinfo stops answering). */

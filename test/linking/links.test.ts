@@ -53,6 +53,19 @@ describe('links and their audit trail', () => {
     expect(await auditTypes('u1')).toEqual(['link.created', 'link.replaced'])
   })
 
+  it('re-linking a card to the subject it holds changes nothing but a link.confirmed event', async () => {
+    await db.pool.query(`INSERT INTO access_tokens (token_hash, client_id, journal_user_id, claims, code_hash, expires_at)
+                         VALUES (sha256('t-u1'), 'journal', 'u1', '{}', sha256('c-u1'), now() + interval '10 minutes')`)
+    const before = await findLink(db.pool, 'u1')
+    const { link: kept, replaced, confirmed } = await link('u1', '2000002')
+    expect({ replaced, confirmed }).toEqual({ replaced: undefined, confirmed: true })
+    expect(kept).toEqual(before)
+    expect(await findLink(db.pool, 'u1')).toEqual(before)
+    expect(await auditTypes('u1')).toEqual(['link.created', 'link.replaced', 'link.confirmed'])
+    // The person's login through that link goes on.
+    expect((await db.pool.query(`SELECT 1 FROM access_tokens WHERE journal_user_id = 'u1'`)).rowCount).toBe(1)
+  })
+
   it('serialises two concurrent attempts on one card: one link, two events', async () => {
     await upsertCard(db.pool, card('u5', 'school-2', 'student'))
     await Promise.all([link('u5', '3000003'), link('u5', '4000004')])

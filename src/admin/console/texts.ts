@@ -113,6 +113,7 @@ export const FLOWS: Record<string, string> = { link: 'Привязка из жу
 export const EVENT_TYPES: Record<string, string> = {
   'link.created': 'Связь создана',
   'link.replaced': 'Связь заменена',
+  'link.confirmed': 'Связь подтверждена',
   'link.removed': 'Связь удалена',
   'link.failed': 'Привязка не удалась',
   'login.succeeded': 'Вход выполнен',
