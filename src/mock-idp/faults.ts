@@ -23,6 +23,10 @@ export const TOKEN_TAMPERS = [
   'subject-mismatch',
   /** ЕСИА: the access token was issued to another ИС (`client_id`). */
   'wrong-client-id',
+  /** ЕСИА: the access token expired an hour ago (the ID token is fresh). */
+  'access-token-expired',
+  /** ЕСИА: a byte of the access token's signature flipped (the ID token is sound). */
+  'access-token-bad-signature',
   /** ID token `nonce` differs from the one sent (and is echoed even where ЕСИА would not). */
   'nonce-mismatch',
   /** OIDC: userinfo answers for another `sub`. */

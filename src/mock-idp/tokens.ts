@@ -6,6 +6,14 @@ import { describeKey, newRsaKey, type MockKey, type MockSigningKeys } from './ke
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)
 
+/** The same token with a byte of its signature flipped. */
+function spoilSignature(token: string): string {
+  const [h, p, s] = token.split('.') as [string, string, string]
+  const sig = Buffer.from(s, 'base64url')
+  sig[10]! ^= 0xff
+  return `${h}.${p}.${sig.toString('base64url')}`
+}
+
 /**
  * Tokens shaped like the real ones (research/esia.md §5.2–5.3): RS256, ЕСИА's header fields
  * (`ver`, `typ`, `sbt`, no `kid`), `iss` in the `http://…/` form, the access token without `aud`
@@ -77,9 +85,9 @@ export class MockTokens {
   }
 
   async esiaAccessToken(grant: Grant): Promise<string> {
-    const iat = now()
     const tamper = this.faults().tamper
-    return this.#sign({ ver: 1, typ: 'JWT', sbt: 'access', alg: 'RS256' }, {
+    const iat = tamper === 'access-token-expired' ? now() - 7200 : now()
+    const token = await this.#sign({ ver: 1, typ: 'JWT', sbt: 'access', alg: 'RS256' }, {
       nbf: iat,
       scope: this.#scopeClaim(grant),
       iss: this.issuers().esia,
@@ -89,6 +97,7 @@ export class MockTokens {
       iat,
       client_id: tamper === 'wrong-client-id' ? 'ANOTHER01' : grant.client.clientId,
     })
+    return tamper === 'access-token-bad-signature' ? spoilSignature(token) : token
   }
 
   async esiaIdToken(grant: Grant): Promise<string> {
@@ -142,13 +151,8 @@ export class MockTokens {
   /** Signs an ID token, spoiled as the `tamper` switch says. */
   async #idToken(header: Record<string, unknown>, claims: Record<string, unknown>): Promise<string> {
     switch (this.faults().tamper) {
-      case 'bad-signature': {
-        const token = await this.#sign(header, claims)
-        const [h, p, s] = token.split('.') as [string, string, string]
-        const sig = Buffer.from(s, 'base64url')
-        sig[10]! ^= 0xff
-        return `${h}.${p}.${sig.toString('base64url')}`
-      }
+      case 'bad-signature':
+        return spoilSignature(await this.#sign(header, claims))
       case 'wrong-issuer':
         return this.#sign(header, { ...claims, iss: 'http://esia.attacker.example/' })
       case 'wrong-audience':

@@ -156,6 +156,27 @@ describe('refused logins', () => {
     })
   })
 
+  describe('an access token from Госуслуги that fails ЕСИА\'s checks stops a returning person\'s login', () => {
+    for (const [tamper, code] of [['access-token-expired', 'token_expired'], ['wrong-client-id', 'token_audience_mismatch'], ['subject-mismatch', 'token_subject_mismatch']] as const) {
+      it(`${tamper}: refused with idp_error:${code}, no code and no link written`, async () => {
+        // name-with-yo holds a link (earlier tests) and would log in on the tokens alone.
+        const before = await countRows(w)
+        w.mock.setFaults({ tamper })
+        try {
+          const { landed, browser } = await loginJourney(w, journal, 'name-with-yo')
+          expect(landed.location).toMatch(/^\/login\//)
+          expect(textOf((await browser.get(landed.location!)).body)).toContain('Не удалось войти через Госуслуги')
+        } finally {
+          w.mock.resetFaults()
+        }
+        expect(await countRows(w)).toEqual({ ...before, failed: before.failed + 1, attempts: before.attempts + 1 })
+        const attempt = (await w.db.pool.query('SELECT reasons, upstream_subject FROM failed_attempts ORDER BY id DESC LIMIT 1')).rows[0]
+        // Nothing of the refused tokens is believed, not even the subject.
+        expect(attempt).toEqual({ reasons: [`idp_error:${code}`], upstream_subject: null })
+      })
+    }
+  })
+
   it('an unconfirmed account that already holds a link logs in through it, and acr says it is not confirmed', async () => {
     // Linked by support earlier (e.g. when the account was confirmed); today ЕСИА reports it unconfirmed.
     await w.db.pool.query(`INSERT INTO links (journal_user_id, upstream_subject, organization_id, role, method, trusted, level) VALUES ('u1201', $1, 'gymnasium-3', 'parent', 'support_override', true, 'PR')`, [oid('standard-account')])

@@ -91,6 +91,8 @@ describe('each bad answer is rejected with a typed error', () => {
     ['state-mismatch', 'state_mismatch'],
     ['subject-mismatch', 'token_subject_mismatch'],
     ['wrong-client-id', 'token_audience_mismatch'],
+    ['access-token-expired', 'token_expired'],
+    ['access-token-bad-signature', 'token_signature_invalid'],
   ]
   for (const [tamper, code] of tampered) {
     it(`${tamper} → invalid_response ${code}`, async () => {

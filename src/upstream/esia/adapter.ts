@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { fetchBackChannel, isObject, keepAliveBackChannel, parseJson, upstreamRequest, type BackChannel } from '../http.js'
 import type { EsiaSigner } from '../signers/types.js'
 import { UpstreamError, type AccountLevel, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedAccount, type VerifiedChild, type VerifiedPerson } from '../types.js'
-import { checkIdToken, readAccessToken } from './claims.js'
+import { checkAccessToken, checkIdToken } from './claims.js'
 import { esiaError } from './errors.js'
 import { childData, personData, type PersonData } from './person.js'
 import { clientSecretMessage, esiaIssuers, esiaState, esiaTimestamp, grantedScopeNames } from './protocol.js'
@@ -32,8 +32,8 @@ const invalid = (code: string, message: string) => new UpstreamError('invalid_re
 
 /**
  * The ЕСИА dialect (DESIGN.md §Upstream `esia`, research/esia.md §2–6): v2/ac with a signed
- * `client_secret`, v3/te with a fresh state, timestamp and signature over the code, the ID token
- * verified once, the person from `/rs/prns/{oid}`, children from `/kids` when `kid_*` was granted.
+ * `client_secret`, v3/te with a fresh state, timestamp and signature over the code, the ID and
+ * access tokens verified once each, the person from `/rs/prns/{oid}`, children from `/kids` when `kid_*` was granted.
  * Written by hand rather than on openid-client: ЕСИА's numeric `sub`, `expires_in` as a string,
  * the echoed token-request `state` and the absent nonce each trip a standards-strict client.
  */
@@ -97,13 +97,13 @@ export class EsiaAdapter implements UpstreamAdapter {
     if (!code) throw invalid('code_missing', 'the callback carries neither code nor error')
 
     const tokens = await this.#exchange(code, redirectUri, transaction)
-    const facts = checkIdToken(await this.opts.verifier.verify(tokens.idToken), {
-      issuers: this.#issuers,
-      clientId: this.opts.clientId,
-      nonce: transaction.nonce,
-      skewSeconds: this.opts.skewSeconds ?? 60,
-    })
-    const granted = grantedScopeNames(readAccessToken(tokens.accessToken, facts.oid, this.opts.clientId).scope)
+    // Both tokens through the one verifier (RS256 or, through the signer, GOST): the access token is
+    // what the bridge shows ЕСИА's REST API, so it is held to ЕСИА's checks as much as the ID token.
+    // One after the other: after a key rotation the first finds the new keys, the second reuses them.
+    const skewSeconds = this.opts.skewSeconds ?? 60
+    const facts = checkIdToken(await this.opts.verifier.verify(tokens.idToken), { issuers: this.#issuers, clientId: this.opts.clientId, nonce: transaction.nonce, skewSeconds })
+    const access = checkAccessToken(await this.opts.verifier.verify(tokens.accessToken), { issuers: this.#issuers, clientId: this.opts.clientId, oid: facts.oid, skewSeconds })
+    const granted = grantedScopeNames(access.scope)
     const account: VerifiedAccount = {
       subject: facts.oid,
       issuer: this.issuer,
