@@ -58,6 +58,29 @@ describe('the oidc adapter against the mock\'s standard side — a happy path fo
   })
 })
 
+describe('key rotation inside the JWKS cooldown (jose waits 30 s between fetches for an unknown kid)', () => {
+  const withDefaultCooldown = () => createUpstreamAdapter(testConfig(mock.bridgeEnv('oidc')), { fetch: countingFetch })
+
+  it('the provider starts signing with a new key seconds after our last fetch: one more fetch, and the login succeeds', async () => {
+    const a = await withDefaultCooldown()
+    await login('teacher-parent', { a })
+    const before = jwksFetches.length
+    await mock.rotateSigningKey({ keepPrevious: false })
+    expect(await login('teacher-parent', { a })).toMatchObject({ subject: '1000300002' })
+    expect(await login('name-with-yo', { a })).toMatchObject({ subject: '1000300005' })
+    expect(jwksFetches.length).toBe(before + 1)
+  })
+
+  it('a stream of tokens with forged kids costs the provider one fetch, not one per token', async () => {
+    const a = await withDefaultCooldown()
+    await login('teacher-parent', { a })
+    const before = jwksFetches.length
+    mock.setFaults({ tamper: 'unknown-kid' })
+    for (let i = 0; i < 10; i++) expect(await rejection(login('name-with-yo', { a }))).toEqual({ kind: 'invalid_response', code: 'token_key_unknown' })
+    expect(jwksFetches.length).toBe(before + 1)
+  })
+})
+
 describe('each bad answer is rejected with a typed error', () => {
   const tampered: [TokenTamper, string][] = [...ID_TOKEN_TAMPERS, ['userinfo-subject-mismatch', 'userinfo_subject_mismatch']]
   for (const [tamper, code] of tampered) {

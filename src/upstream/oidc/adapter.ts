@@ -1,8 +1,9 @@
 import * as client from 'openid-client'
-import { createRemoteJWKSet, customFetch as joseCustomFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import { parseDate } from '../../matching/dates.js'
 import { snilsDigits } from '../../matching/snils.js'
 import { keepAliveFetch } from '../keep-alive-fetch.js'
+import { providerKeys } from './provider-keys.js'
 import { UpstreamError, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
 
 export interface OidcAdapterOptions {
@@ -18,6 +19,8 @@ export interface OidcAdapterOptions {
   timeoutSeconds?: number
   /** How soon the JWKS may be fetched again for an unknown `kid` (jose's default, 30 s). */
   jwksCooldownMs?: number
+  /** Inside that cooldown, at most one extra fetch per this many ms for an unknown `kid` (10 s). */
+  jwksUnknownKidRefetchMs?: number
 }
 
 /** Asymmetric algorithms an ID token may be signed with; never `none`, never HMAC. */
@@ -28,7 +31,7 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * openid-client: discovery, client_secret_basic, PKCE S256, state and nonce, userinfo whose `sub`
  * must equal the ID token's. openid-client checks the ID token's claims but, per OIDC Core, not its
  * signature (research/engineering.md §1.2); we verify it once with jose against the provider's
- * JWKS, which is fetched again once when a `kid` is unknown (key rotation).
+ * JWKS, which is fetched again once when a `kid` is unknown (key rotation, provider-keys.ts).
  */
 export class OidcAdapter implements UpstreamAdapter {
   readonly kind = 'oidc' as const
@@ -52,10 +55,10 @@ export class OidcAdapter implements UpstreamAdapter {
       })
       const jwksUri = config.serverMetadata().jwks_uri
       if (!jwksUri) throw new UpstreamError('configuration', 'jwks_missing', 'the OIDC provider publishes no jwks_uri: ID token signatures cannot be checked')
-      this.#jwks = createRemoteJWKSet(new URL(jwksUri), {
-        timeoutDuration: 5000,
-        cooldownDuration: this.opts.jwksCooldownMs ?? 30_000,
-        [joseCustomFetch]: this.opts.fetch ?? keepAliveFetch,
+      this.#jwks = providerKeys(new URL(jwksUri), {
+        fetch: this.opts.fetch ?? keepAliveFetch,
+        cooldownMs: this.opts.jwksCooldownMs ?? 30_000,
+        unknownKidRefetchMs: this.opts.jwksUnknownKidRefetchMs ?? 10_000,
       })
       this.#resolved = config
       return config
