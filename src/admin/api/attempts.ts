@@ -4,7 +4,7 @@ import { listFailedAttempts, readFailedAttempt } from '../attempts.js'
 import { auditSupportRead } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { linkFromAttempt, resolveAttempt } from '../link-actions.js'
-import { AttemptParams, attemptJson, errors, FailedAttemptSchema, Id, LinkSchema, linkJson, Reason, ReasonBody, SECURITY, TAGS } from './schemas.js'
+import { AttemptParams, attemptJson, errors, FailedAttemptSchema, Id, LinkSchema, linkJson, Reason, ReasonBody, RowId, SECURITY, TAGS } from './schemas.js'
 
 const AttemptQuery = Type.Object(
   {
@@ -13,7 +13,7 @@ const AttemptQuery = Type.Object(
     flow: Type.Optional(Type.Union([Type.Literal('link'), Type.Literal('login')])),
     reason: Type.Optional(Type.String({ maxLength: 100, description: 'A reason code, e.g. mismatch:birth_date' })),
     state: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' })),
-    before_id: Type.Optional(Type.Integer({ minimum: 1 })),
+    before_id: Type.Optional(RowId),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   },
   { additionalProperties: false },

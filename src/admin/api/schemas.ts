@@ -15,7 +15,13 @@ export const SECURITY = [{ bearer: [] }]
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const DateTime = Type.String({ format: 'date-time' })
-const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD, a day in Moscow time' })
+// `format: date` refuses days the calendar lacks (2024-02-30): the database would, with a 500.
+/**
+ * A bigint row id (audit events, failed attempts) as a client may send it: beyond 2^53 a JSON number
+ * is no longer exact and beyond 2^63 PostgreSQL refuses it, so such ids are refused here, as 400s.
+ */
+export const RowId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+export const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date', description: 'YYYY-MM-DD, a day in Moscow time' })
 
 export const ErrorBody = Type.Object({
   error: Type.String({ description: 'Stable code: forbidden, read_only, reason_required, not_linked, …' }),
@@ -154,7 +160,7 @@ export const AuditQuery = Type.Object(
     journal_user_id: Type.Optional(Type.String({ maxLength: 128 })),
     from: Type.Optional(Day),
     to: Type.Optional(Day),
-    before_id: Type.Optional(Type.Integer({ minimum: 1 })),
+    before_id: Type.Optional(RowId),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
   { additionalProperties: false },
@@ -212,4 +218,4 @@ export const attemptJson = (a: FailedAttemptView) => ({
 
 export const Id = Type.String({ minLength: 1, maxLength: 128 })
 export const IdParams = Type.Object({ id: Id })
-export const AttemptParams = Type.Object({ id: Type.Integer({ minimum: 1 }) })
+export const AttemptParams = Type.Object({ id: RowId })

@@ -5,6 +5,7 @@ import { listFailedAttempts, readFailedAttempt, type FailedAttemptView, type Ove
 import { auditSupportRead } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { linkFromAttempt, resolveAttempt } from '../link-actions.js'
+import { RowId } from '../api/schemas.js'
 import { day, formAction, fullName, HIDE, NoticeQuery, optionsOf, queryString, render, scopeOrganizations, select, when } from './forms.js'
 import { csrfField } from './layout.js'
 import { attemptSummary } from './users.js'
@@ -83,10 +84,10 @@ const ListQuery = Type.Object({
   organization_id: Type.Optional(Type.String({ maxLength: 128 })),
   flow: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('link'), Type.Literal('login')])),
   state: Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' }),
-  before_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  before_id: Type.Optional(RowId),
   ...NoticeQuery,
 })
-const Params = Type.Object({ id: Type.Integer({ minimum: 1 }) })
+const Params = Type.Object({ id: RowId })
 
 export const attemptConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/admin/failed-attempts', { schema: { ...HIDE, querystring: ListQuery } }, async (request, reply) => {

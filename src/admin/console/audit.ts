@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { html } from '../../web/html.js'
 import { auditFilterOf, SYSTEM_NAME } from '../api/audit.js'
-import { AuditQuery } from '../api/schemas.js'
+import { AuditQuery, Day } from '../api/schemas.js'
 import { AUDIT_CSV_HEADER, auditCsvRows, auditFilterNames, auditSupportRead, queryAuditLog } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { sendCsv } from '../csv.js'
@@ -20,8 +20,8 @@ const ConsoleAuditQuery = Type.Object({
   ...Type.Omit(AuditQuery, ['limit', 'type', 'organization_id', 'from', 'to']).properties,
   type: Type.Optional(Type.String({ maxLength: 100 })),
   organization_id: Type.Optional(Type.String({ maxLength: 128 })),
-  from: Type.Optional(Type.Union([Type.Literal(''), Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })])),
-  to: Type.Optional(Type.Union([Type.Literal(''), Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })])),
+  from: Type.Optional(Type.Union([Type.Literal(''), Day])),
+  to: Type.Optional(Type.Union([Type.Literal(''), Day])),
   ...NoticeQuery,
 })
 
