@@ -228,7 +228,49 @@ describe('batch import of the directory', () => {
   it('accepts the columns in any order and the API field names, ignoring extra columns, and a row of the wrong width is refused', async () => {
     const file = ['id;last_name;first_name;Класс;middle_name;birth_date;snils;role;organization_id', '9001;Тестова;Тина;5А;;;;student;school-1', '9002;Тестова;Тина;5А'].join('\n')
     const res = await importFile(t, file)
-    expect(res.json()).toMatchObject({ inserted: 1, rejected: 1, ignored_columns: ['Класс'], rejected_rows: [expect.objectContaining({ line: 3, id: '9002', reason: 'wrong_column_count' })] })
+    expect(res.json()).toMatchObject({ inserted: 1, rejected: 1, ignored_columns: ['Класс'], rejected_rows: [expect.objectContaining({ line: 3, id: null, reason: 'wrong_column_count' })] })
+  })
+
+  describe('a row that does not fit the header is reported by its line and reason only', () => {
+    // The id column of a shifted row holds whatever slid into it: here a SNILS and a surname.
+    const shifted = csv(
+      `Секретова;Анна;;${snils('456789123')};Родитель;school-1;9101`,
+      `Иванова;Мария;Петровна;01.02.1985;;Родитель;school-1;1001;Секретова;лишнее`,
+      `Тестова;Тина;;;;Ученик;school-1;9102`,
+    )
+
+    it('CSV: no field of the row reaches the report', async () => {
+      const report = await service(shifted, { dryRun: true })
+      expect(report.rejected_rows).toEqual([
+        { line: 2, id: null, reason: 'wrong_column_count', message: 'the row has a different number of columns than the header' },
+        { line: 3, id: null, reason: 'wrong_column_count', message: 'the row has a different number of columns than the header' },
+      ])
+      const text = JSON.stringify(report)
+      for (const leaked of ['Секретова', '456', '9101', 'лишнее']) expect(text).not.toContain(leaked)
+    })
+
+    it('NDJSON: a field of the wrong type is named by the row\'s own id, never by the field\'s value', async () => {
+      const body = [
+        JSON.stringify({ id: '9103', organization_id: 'school-1', role: 'parent', last_name: 'Секретова', first_name: 'Анна', snils: 45678912345 }),
+        JSON.stringify({ id: { last_name: 'Секретова' }, organization_id: 'school-1', role: 'parent', last_name: 'Секретова', first_name: 'Анна' }),
+      ].join('\n')
+      const report = await service(body, { dryRun: true })
+      expect(report.rejected_rows.map(({ line, id, reason }) => ({ line, id, reason }))).toEqual([
+        { line: 1, id: '9103', reason: 'invalid_field' },
+        { line: 2, id: null, reason: 'invalid_field' },
+      ])
+      expect(JSON.stringify(report)).not.toMatch(/Секретова|45678912345/)
+    })
+
+    it('replace mode refuses the whole file: an unreadable row cannot say which card it keeps', async () => {
+      const snapshot = async () => (await t.db.pool.query(`SELECT id, updated_at FROM journal_users WHERE organization_id = 'school-1' ORDER BY id`)).rows
+      const before = await snapshot()
+      const res = await importFile(t, shifted, { query: 'mode=replace&organization_id=school-1' })
+      expect(res.statusCode).toBe(400)
+      expect(res.json()).toEqual({ error: 'unreadable_row', message: expect.stringContaining('Line 2'), details: { line: 2 } })
+      expect(res.body).not.toMatch(/Секретова|9101/)
+      expect(await snapshot()).toEqual(before)
+    })
   })
 
   it('answers 415 for a body that is not a file', async () => {

@@ -11,6 +11,7 @@ export type ImportFileErrorCode =
   | 'undecodable'
   | 'malformed_csv'
   | 'malformed_ndjson'
+  | 'unreadable_row'
   | 'too_large'
 
 export class ImportFileError extends Error {

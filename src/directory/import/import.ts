@@ -7,7 +7,7 @@ import { deferChecksIfEmpty, restoreChecks } from './bulk-load.js'
 import { decodeText } from './decode.js'
 import { ImportFileError, ImportRefused } from './errors.js'
 import { rejectedRow, type ImportReport, type ImportTimings } from './report.js'
-import { csvRows, ndjsonRows, type CsvLayout, type ImportFormat, type SourceRow } from './rows.js'
+import { csvRows, everyRowNamed, ndjsonRows, type CsvLayout, type ImportFormat, type SourceRow } from './rows.js'
 import {
   copyBatch,
   createStagingTables,
@@ -81,7 +81,7 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
   const { format, chunks } = opts.format ? { format: opts.format, chunks: decoded.chunks } : await sniffFormat(decoded.chunks)
   let layout: CsvLayout | undefined
   const rows: AsyncIterable<SourceRow[]> = format === 'csv' ? csvRows(chunks, (l) => (layout = l)) : ndjsonRows(chunks)
-  const batches = stagedBatches(rows, {
+  const batches = stagedBatches(replacing ? everyRowNamed(rows) : rows, {
     validate: createCardValidator({ snilsKey: opts.snilsKey, keepInvalidSnils: opts.keepInvalidSnils ?? false }),
     batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
   })

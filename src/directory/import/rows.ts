@@ -9,10 +9,15 @@ import { ImportFileError } from './errors.js'
  */
 export type ImportFormat = 'csv' | 'ndjson'
 
-/** A row as read from the file: a card input, or why the row cannot even be read as one. */
+/**
+ * A row as read from the file: a card input, or why the row cannot even be read as one. `id` is the
+ * row's id field when it can be told: never for a row that does not fit the header, whose column
+ * «Идентификатор» may hold a surname or a SNILS shifted there, which the report would then echo.
+ */
 export type SourceRow =
   | { line: number; input: CardInput }
-  | { line: number; problem: 'wrong_column_count' | 'invalid_field'; id: string | null }
+  | { line: number; problem: 'wrong_column_count'; id: null }
+  | { line: number; problem: 'invalid_field'; id: string | null }
 
 type CardField = keyof CardInput
 
@@ -73,7 +78,7 @@ function csvRow(record: CsvRecord, layout: CsvLayout): SourceRow {
   const f = record.fields
   const { index } = layout
   if (f.length < layout.width || (f.length > layout.width && f.slice(layout.width).some((x) => x.trim() !== ''))) {
-    return { line: record.line, problem: 'wrong_column_count', id: f[index.id] ?? null }
+    return { line: record.line, problem: 'wrong_column_count', id: null }
   }
   return {
     line: record.line,
@@ -149,6 +154,24 @@ function ndjsonRow(text: string, line: number): SourceRow {
       birth_date: o.birth_date as string | null | undefined,
       snils: o.snils as string | null | undefined,
     },
+  }
+}
+
+/**
+ * Replace mode deletes the organisation's cards the file does not name, so every row must name its
+ * card: a row that does not fit the header stops the whole file instead of costing a card its life.
+ */
+export async function* everyRowNamed(rows: AsyncIterable<SourceRow[]>): AsyncGenerator<SourceRow[]> {
+  for await (const group of rows) {
+    const unreadable = group.find((row) => 'problem' in row && row.problem === 'wrong_column_count')
+    if (unreadable) {
+      throw new ImportFileError(
+        'unreadable_row',
+        `Line ${unreadable.line} has a different number of columns than the header; replace mode needs every row to name its card, so nothing was changed`,
+        unreadable.line,
+      )
+    }
+    yield group
   }
 }
 
