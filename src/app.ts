@@ -23,6 +23,7 @@ import type { UpstreamAdapter } from './upstream/types.js'
 import { oidcProvider } from './oidc-provider/plugin.js'
 import { callbackRoutes } from './flows/callback.js'
 import { linkFlow, loginFlow } from './flows/plugin.js'
+import { eventsPlugin } from './events/plugin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -129,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes)
   await app.register(directoryRoutes, { prefix: '/api/v1/directory' })
   await app.register(oidcProvider)
+  await app.register(eventsPlugin)
   await app.register(callbackRoutes)
   await app.register(linkFlow)
   await app.register(loginFlow)

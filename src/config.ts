@@ -49,6 +49,8 @@ const EnvSchema = Type.Object({
   BOOTSTRAP_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 24 })),
   AUTO_LINK_ON_LOGIN: Type.Optional(Bool),
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  /** Delivered and refused events, and SETs a polling journal never acknowledged, are kept this long (src/events/). */
+  EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
   /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
   /** ours: the proxy in front (TLS ends there): its addresses/CIDRs separated by commas, or `true` for any. */
@@ -101,6 +103,7 @@ export interface Config {
   bootstrapAdminToken: string | undefined
   autoLinkOnLogin: boolean
   failedAttemptRetentionDays: number
+  eventsRetentionDays: number
   rateLimitPerMinute: number
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address. */
   trustProxy: boolean | string[]
@@ -202,6 +205,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
     bootstrapAdminToken: env.BOOTSTRAP_ADMIN_TOKEN,
     autoLinkOnLogin: toBool(env.AUTO_LINK_ON_LOGIN, true),
     failedAttemptRetentionDays: env.FAILED_ATTEMPT_RETENTION_DAYS,
+    eventsRetentionDays: env.EVENTS_RETENTION_DAYS,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,

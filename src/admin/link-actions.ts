@@ -1,5 +1,6 @@
 import { withTransaction, type Pool, type PoolClient } from '../db/pool.js'
 import { ApiError } from '../http/errors.js'
+import { reportLinkMoved } from '../events/link-events.js'
 import { writeAudit } from '../linking/audit.js'
 import { LinkConflictError, removeLink, saveLink, type Link, type SaveLinkResult } from '../linking/links.js'
 import { MATCH_FIELDS, type MatchField } from '../matching/types.js'
@@ -59,7 +60,8 @@ export async function unlinkUser(pool: Pool, caller: SupportCaller, journalUserI
 
 /**
  * Moves a link from one card to another (duplicate cards, a link made on the wrong card). The
- * target must have no link of its own: replacing it silently would unlink another person.
+ * target must have no link of its own: replacing it silently would unlink another person. The
+ * journals hear one link-moved event, and the old card's sessions end.
  */
 export async function moveLink(pool: Pool, caller: SupportCaller, fromId: string, toId: string, reasonInput: string | undefined): Promise<{ removed: Link; link: Link }> {
   requireWriter(caller)
@@ -71,7 +73,7 @@ export async function moveLink(pool: Pool, caller: SupportCaller, fromId: string
     for (const id of [fromId, toId].sort()) await lockCardInScope(tx, caller, id)
     const target = await tx.query('SELECT 1 FROM links WHERE journal_user_id = $1', [toId])
     if (target.rowCount) throw new ApiError(409, 'target_linked', 'The target journal user has a link already; unlink it first')
-    const removed = await removeLink(tx, { journalUserId: fromId, actor: actorOf(caller), reason, details: { moved_to: toId } })
+    const removed = await removeLink(tx, { journalUserId: fromId, actor: actorOf(caller), reason, details: { moved_to: toId }, partOfMove: true })
     if (!removed) throw notLinked()
     const saved = await saveLink(tx, {
       journalUserId: toId,
@@ -83,7 +85,9 @@ export async function moveLink(pool: Pool, caller: SupportCaller, fromId: string
       actor: actorOf(caller),
       reason,
       details: { moved_from: fromId, previous_method: removed.method },
+      partOfMove: true,
     }).catch(linkConflict)
+    await reportLinkMoved(tx, fromId, toId)
     return { removed, link: saved.link }
   })
 }

@@ -3,8 +3,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { BridgeClient } from './bridge.js'
-import { homePage, journalPage, loginPage, messagePage, ROLE_NAMES, settingsPage, type JournalUserView } from './pages.js'
+import type { BridgeClient, LinkEventReceived } from './bridge.js'
+import { homePage, journalPage, loginPage, messagePage, ROLE_NAMES, settingsPage, type JournalUserView, type LinkNote } from './pages.js'
 import { SessionStore, type JournalSession } from './sessions.js'
 
 const CSS = readFileSync(new URL('./static/journal.css', import.meta.url))
@@ -65,6 +65,11 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     }
   }
 
+  // What the bridge told us about each user's link (its events), for the settings page.
+  const linkNotes = new Map<string, LinkNote>()
+  // Delivery is at least once: an event seen before is acknowledged again and not applied twice.
+  const seenJtis = new Set<string>()
+
   const session = (request: FastifyRequest): JournalSession | undefined => sessions.get(request.cookies[SESSION_COOKIE])
   const ensureSession = (request: FastifyRequest, reply: FastifyReply): JournalSession => {
     const existing = session(request)
@@ -74,11 +79,12 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     return fresh
   }
   /** A fresh session id at every login (session fixation). */
-  const startSession = (request: FastifyRequest, reply: FastifyReply, userId: string, idToken?: string) => {
+  const startSession = (request: FastifyRequest, reply: FastifyReply, userId: string, bridge?: { idToken: string; sid: string | undefined }) => {
     sessions.delete(request.cookies[SESSION_COOKIE])
     const { id, session: fresh } = sessions.create()
     fresh.userId = userId
-    fresh.idToken = idToken
+    fresh.idToken = bridge?.idToken
+    fresh.bridgeSid = bridge?.sid
     reply.setCookie(SESSION_COOKIE, id, { path: '/', httpOnly: true, sameSite: 'lax', secure })
   }
   const currentUser = (request: FastifyRequest) => {
@@ -125,7 +131,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
       request.log.warn({ err }, 'link status unavailable')
       return undefined
     })
-    return send(reply, 'Персональные настройки', user, settingsPage(user, link))
+    return send(reply, 'Персональные настройки', user, settingsPage(user, link, undefined, linkNotes.get(user.id)))
   })
 
   app.post('/settings/gosuslugi', async (request, reply) => {
@@ -177,11 +183,60 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     try {
       const { claims, idToken } = await opts.bridge.finishLogin(new URL(request.url, opts.publicUrl), pending)
       if (!users.has(claims.sub)) throw new Error('the bridge returned a journal user this journal does not know')
-      startSession(request, reply, claims.sub, idToken)
+      startSession(request, reply, claims.sub, { idToken, sid: typeof claims.sid === 'string' ? claims.sid : undefined })
       return reply.redirect('/', 303)
     } catch (err) {
       request.log.warn({ err }, 'login through the bridge rejected')
       return send(reply, 'Вход через Госуслуги', undefined, messagePage('Вход через Госуслуги не выполнен', 'Не удалось проверить ответ. Попробуйте войти ещё раз.', back), 400)
+    }
+  })
+
+  // ── What the bridge sends on its own (the README's integration guide shows the same receiver) ──
+
+  const applyLinkEvent = (event: LinkEventReceived) => {
+    const at = typeof event.data.at === 'string' ? event.data.at : new Date().toISOString()
+    if (event.type === 'urn:esia-bridge:event:link-created') linkNotes.set(event.journalUserId, { kind: 'created', at })
+    else if (event.type === 'urn:esia-bridge:event:link-removed') linkNotes.set(event.journalUserId, { kind: 'removed', by: String(event.data.by), at })
+    else if (event.type === 'urn:esia-bridge:event:link-moved') {
+      linkNotes.set(String(event.data.from_journal_user_id), { kind: 'moved_away', at })
+      linkNotes.set(String(event.data.to_journal_user_id), { kind: 'moved_here', at })
+    }
+  }
+
+  // RFC 8935: one SET per POST, `application/secevent+jwt`; 202 when taken, 400 {err, description} when not.
+  app.addContentTypeParser('application/secevent+jwt', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body))
+  app.post('/bridge/events', async (request, reply) => {
+    if (typeof request.body !== 'string' || request.headers['content-type']?.split(';')[0]?.trim() !== 'application/secevent+jwt') {
+      return reply.code(400).send({ err: 'invalid_request', description: 'expected one SET as application/secevent+jwt' })
+    }
+    let event: LinkEventReceived
+    try {
+      event = await opts.bridge.verifySecurityEvent(request.body)
+    } catch (err) {
+      request.log.warn({ err }, 'security event token rejected')
+      return reply.code(400).send({ err: 'invalid_key', description: 'the SET did not verify' })
+    }
+    if (!seenJtis.has(event.jti)) {
+      seenJtis.add(event.jti)
+      if (seenJtis.size > 10_000) seenJtis.delete(seenJtis.values().next().value!)
+      applyLinkEvent(event)
+    }
+    return reply.code(202).send()
+  })
+
+  // OpenID Connect Back-Channel Logout 1.0 §2.5: a form POST with logout_token; 200 when done, 400 when invalid.
+  app.post<{ Body: { logout_token?: string } }>('/bridge/backchannel-logout', async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const token = request.body?.logout_token
+    if (typeof token !== 'string') return reply.code(400).send({ error: 'invalid_request' })
+    try {
+      const logout = await opts.bridge.verifyLogoutToken(token)
+      // With a sid, that one session; without, every session of the user (§2.4).
+      sessions.deleteWhere((s) => (logout.sid ? s.bridgeSid === logout.sid : s.userId === logout.sub))
+      return reply.code(200).send()
+    } catch (err) {
+      request.log.warn({ err }, 'logout token rejected')
+      return reply.code(400).send({ error: 'invalid_request' })
     }
   })
 

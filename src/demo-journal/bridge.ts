@@ -24,6 +24,25 @@ export interface LoginTransaction {
   codeVerifier: string
 }
 
+/** A link event the bridge told us about (a verified Security Event Token). */
+export interface LinkEventReceived {
+  jti: string
+  /** urn:esia-bridge:event:link-created, …:link-removed or …:link-moved */
+  type: string
+  /** The journal user the event is about (`sub_id`). */
+  journalUserId: string
+  data: Record<string, unknown>
+}
+
+/** A verified logout token: end the session `sid`, or every session of `sub` when there is no sid. */
+export interface LogoutRequest {
+  jti: string
+  sub: string | undefined
+  sid: string | undefined
+}
+
+const BACKCHANNEL_LOGOUT = 'http://schemas.openid.net/event/backchannel-logout'
+
 export interface LinkResult {
   result: 'linked' | 'failed' | 'cancelled'
   reasons: string[]
@@ -70,6 +89,7 @@ export class BridgeClient {
 
   /** Checks state, iss, nonce and PKCE (openid-client does), returns the verified ID token claims. */
   async finishLogin(currentUrl: URL, transaction: LoginTransaction): Promise<{ claims: oidc.IDToken; idToken: string }> {
+    // `claims.sid` names the bridge's session: keep it with ours, a logout token will name it.
     const config = await this.configuration()
     const tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
       pkceCodeVerifier: transaction.codeVerifier,
@@ -132,6 +152,54 @@ export class BridgeClient {
       subject: expected.journalUserId,
     })
     return { result: payload.result, reasons: payload.reasons ?? [], evidence: payload.evidence ?? [], replaced: payload.replaced ?? false }
+  }
+
+  // ── What the bridge tells us on its own: link events (RFC 8417 SETs) and back-channel logout ──
+
+  /**
+   * A Security Event Token pushed to our events endpoint (RFC 8935) or polled (RFC 8936): signed
+   * with the bridge's keys, `typ: secevent+jwt`, from our bridge (`iss`), for us (`aud`), one event.
+   * The caller deduplicates by `jti` (delivery is at least once) and answers 202, or 400 with
+   * `{err, description}` when this throws.
+   */
+  async verifySecurityEvent(token: string): Promise<LinkEventReceived> {
+    const { payload } = await jwtVerify(token, this.#jwks, {
+      issuer: this.settings.issuer,
+      audience: this.settings.clientId,
+      typ: 'secevent+jwt',
+      algorithms: ['ES256'],
+      requiredClaims: ['iat', 'jti', 'events'],
+    })
+    // A SET is not a login (RFC 8417 §4.3): a nonce means an ID token is being replayed here.
+    if (payload.nonce !== undefined) throw new Error('not a security event token')
+    const subject = payload.sub_id as { format?: unknown; id?: unknown } | undefined
+    const events = Object.entries((payload.events ?? {}) as Record<string, unknown>)
+    if (subject?.format !== 'opaque' || typeof subject.id !== 'string' || events.length !== 1) throw new Error('malformed security event token')
+    const [type, data] = events[0]!
+    if (typeof data !== 'object' || data === null) throw new Error('malformed event')
+    return { jti: payload.jti!, type, journalUserId: subject.id, data: data as Record<string, unknown> }
+  }
+
+  /**
+   * A logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): checked like an ID token —
+   * signature, `iss`, `aud`, `iat`, `exp` — plus `typ: logout+jwt`, the back-channel logout event,
+   * a `sub` or a `sid`, and no `nonce` (an ID token replayed here would carry one).
+   */
+  async verifyLogoutToken(token: string): Promise<LogoutRequest> {
+    const { payload } = await jwtVerify(token, this.#jwks, {
+      issuer: this.settings.issuer,
+      audience: this.settings.clientId,
+      typ: 'logout+jwt',
+      algorithms: ['ES256'],
+      requiredClaims: ['iat', 'exp', 'jti', 'events'],
+      maxTokenAge: '5 minutes',
+    })
+    const events = payload.events as Record<string, unknown> | undefined
+    if (typeof events?.[BACKCHANNEL_LOGOUT] !== 'object' || events[BACKCHANNEL_LOGOUT] === null) throw new Error('not a logout token: the back-channel logout event is missing')
+    if (payload.nonce !== undefined) throw new Error('a logout token must not contain a nonce')
+    const sid = typeof payload.sid === 'string' ? payload.sid : undefined
+    if (!payload.sub && !sid) throw new Error('a logout token names a sub or a sid')
+    return { jti: payload.jti!, sub: payload.sub, sid }
   }
 
   /** Current link state of a journal user (for the settings page). */

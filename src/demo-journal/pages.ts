@@ -72,7 +72,32 @@ export function homePage(user: JournalUserView, notice?: string): Html {
 </section>`
 }
 
-export function settingsPage(user: JournalUserView, link: { linked: boolean; linkedAt: string | null } | undefined, message?: { kind: 'ok' | 'alert'; text: string }): Html {
+/** The last link event the bridge sent about a user (its `by` for a removal). */
+export type LinkNote = { kind: 'created' | 'moved_away' | 'moved_here'; at: string } | { kind: 'removed'; by: string; at: string }
+
+const REMOVED_BY: Record<string, string> = {
+  person: 'удалена по вашей просьбе',
+  support: 'удалена службой поддержки',
+  journal: 'удалена журналом',
+  replaced: 'заменена другой учётной записью Госуслуг',
+  directory: 'удалена вместе с карточкой',
+}
+
+function noteText(note: LinkNote): string {
+  const when = new Date(note.at).toLocaleString('ru-RU', { timeZone: 'Europe/Moscow', dateStyle: 'short', timeStyle: 'short' })
+  switch (note.kind) {
+    case 'created':
+      return `Связь с Госуслугами создана ${when}.`
+    case 'removed':
+      return `Связь с Госуслугами ${REMOVED_BY[note.by] ?? 'удалена'} ${when}.`
+    case 'moved_away':
+      return `Служба поддержки перенесла связь с Госуслугами на другую карточку ${when}.`
+    case 'moved_here':
+      return `Служба поддержки перенесла связь с Госуслугами на эту карточку ${when}.`
+  }
+}
+
+export function settingsPage(user: JournalUserView, link: { linked: boolean; linkedAt: string | null } | undefined, message?: { kind: 'ok' | 'alert'; text: string }, note?: LinkNote): Html {
   return html`<section class="panel">
   <h1>Персональные настройки</h1>
   ${message ? html`<p class="${message.kind}" role="status">${message.text}</p>` : ''}
@@ -85,6 +110,7 @@ export function settingsPage(user: JournalUserView, link: { linked: boolean; lin
       link === undefined ? 'сведения недоступны' : link.linked ? `учётная запись привязана${link.linkedAt ? ` ${new Date(link.linkedAt).toLocaleDateString('ru-RU')}` : ''}` : 'не привязан'
     }</td></tr>
   </table>
+  ${note ? html`<p class="note" role="note">${noteText(note)}</p>` : ''}
   <p class="hint">Перед привязкой проверьте правильность фамилии, имени и отчества: они должны совпадать с данными на портале Госуслуг.</p>
   <form method="post" action="/settings/gosuslugi">
     <button type="submit">Привязать пользователя портала гос. услуг</button>

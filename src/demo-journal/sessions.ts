@@ -8,6 +8,8 @@ export interface JournalSession {
   userId?: string
   /** The bridge's id_token of the last «Войти через Госуслуги», for RP-initiated logout. */
   idToken?: string
+  /** Its `sid`: a logout token from the bridge naming it ends this session (back-channel logout). */
+  bridgeSid?: string
   /** OIDC transaction of a login in progress (state, nonce, PKCE verifier). */
   pendingLogin?: { state: string; nonce: string; codeVerifier: string }
   /** The `state` we sent with a link intent, checked when the bridge sends the person back. */
@@ -40,6 +42,18 @@ export class SessionStore {
 
   delete(id: string | undefined): void {
     if (id) this.#sessions.delete(id)
+  }
+
+  /** Ends every session the predicate picks; returns how many. */
+  deleteWhere(pick: (s: JournalSession) => boolean): number {
+    let n = 0
+    for (const [id, s] of this.#sessions) {
+      if (pick(s)) {
+        this.#sessions.delete(id)
+        n++
+      }
+    }
+    return n
   }
 
   #sweep(): void {

@@ -94,7 +94,7 @@ export async function deleteUser(tx: PoolClient, id: string, actor: AuditActor):
   const { rows } = await tx.query<{ organization_id: string }>('SELECT organization_id FROM journal_users WHERE id = $1 FOR UPDATE', [id])
   const card = rows[0]
   if (!card) throw new DirectoryError('journal_user_not_found', 'No such journal user')
-  const link = await removeLink(tx, { journalUserId: id, actor, reason: CARD_DELETED_REASON })
+  const link = await removeLink(tx, { journalUserId: id, actor, reason: CARD_DELETED_REASON, cardDeleted: true })
   try {
     await tx.query('DELETE FROM journal_users WHERE id = $1', [id])
   } catch (err) {

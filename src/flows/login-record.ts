@@ -5,6 +5,8 @@ import type { GroupRejection } from '../matching/candidates.js'
 import type { ReasonCode } from '../matching/types.js'
 import { CODE_TTL_S, hashToken, newOpaqueToken, type LoginClaims } from '../oidc-provider/codes.js'
 import type { VerifiedPerson } from '../upstream/types.js'
+import { newSessionId } from '../events/sessions.js'
+import type { BrowserHash } from './browser.js'
 import type { LinkedCard } from './login-cards.js'
 import type { AnsweredRequest, LoginAuth } from './login-pending.js'
 
@@ -46,35 +48,49 @@ export interface SuccessfulLogin {
  * are written together, and only while the card is still linked to this subject — a link support
  * removed a second ago yields no code (undefined) rather than a login through a link that is gone.
  *
- * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts) and writeAudit
- * (src/linking/audit.ts); they are written here as one statement instead of three calls.
+ * The login's session id (`sid`, OpenID Connect Back-Channel Logout 1.0) rides in the code's claims
+ * into the ID token. For a client with a backchannel_logout_uri the same statement also records the
+ * session (`session`: the browser it came from), so a later logout or unlink can end it; other
+ * clients' logins run the statement without that part.
+ *
+ * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts), writeAudit
+ * (src/linking/audit.ts) and login_sessions (src/events/sessions.ts); they are written here as one
+ * statement instead of three or four calls.
  */
-export async function issueLoginCode(db: Queryable, login: SuccessfulLogin): Promise<string | undefined> {
-  const code = newOpaqueToken()
-  const { request, card, subject } = login
-  const { rowCount } = await db.query({
-    name: 'login.issue-code',
-    text: `WITH seen AS (
+const ISSUE_CODE = `WITH seen AS (
              UPDATE links SET last_login_at = now() WHERE journal_user_id = $1 AND upstream_subject = $2 RETURNING organization_id
            ), code AS (
              INSERT INTO authorization_codes (code_hash, kind, client_id, redirect_uri, journal_user_id, code_challenge, nonce, payload, expires_at)
              SELECT $3, 'login', $4, $5, $1, $6, $7, $8, now() + make_interval(secs => $9) FROM seen
-           )
+           )`
+const RECORD_AUDIT = `
            INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
-           SELECT 'login.succeeded', 'person', $2, $1, organization_id, $2, $10 FROM seen`,
-    values: [
-      card.journalUserId,
-      subject,
-      hashToken(code),
-      request.clientId,
-      request.redirectUri,
-      request.codeChallenge,
-      request.nonce,
-      JSON.stringify(loginClaims(card, login.auth)),
-      CODE_TTL_S,
-      JSON.stringify({ ...login.details, client_id: request.clientId, acr: login.auth.acr }),
-    ],
-  })
+           SELECT 'login.succeeded', 'person', $2, $1, organization_id, $2, $10 FROM seen`
+const RECORD_SESSION = `, session AS (
+             INSERT INTO login_sessions (sid, client_id, journal_user_id, browser_hash) SELECT $11, $4, $1, $12 FROM seen
+           )`
+
+export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, session?: { browser: BrowserHash | undefined }): Promise<string | undefined> {
+  const code = newOpaqueToken()
+  const sid = newSessionId()
+  const { request, card, subject } = login
+  const values: unknown[] = [
+    card.journalUserId,
+    subject,
+    hashToken(code),
+    request.clientId,
+    request.redirectUri,
+    request.codeChallenge,
+    request.nonce,
+    JSON.stringify({ ...loginClaims(card, login.auth), sid }),
+    CODE_TTL_S,
+    JSON.stringify({ ...login.details, client_id: request.clientId, acr: login.auth.acr }),
+  ]
+  const { rowCount } = await db.query(
+    session
+      ? { name: 'login.issue-code-session', text: ISSUE_CODE + RECORD_SESSION + RECORD_AUDIT, values: [...values, sid, session.browser ?? null] }
+      : { name: 'login.issue-code', text: ISSUE_CODE + RECORD_AUDIT, values },
+  )
   return rowCount === 1 ? code : undefined
 }
 

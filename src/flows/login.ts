@@ -212,7 +212,9 @@ async function choose(app: FastifyInstance, metrics: FlowMetrics, request: Fasti
 // ── 7. finish, or go back ───────────────────────────────────────────────────────────────────────
 
 async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin) {
-  const code = stillRegistered(app, login.request) ? await issueLoginCode(app.db, login) : undefined
+  // Back-Channel Logout 1.0: the session is recorded for a client that will want to hear its end.
+  const session = app.clients.get(login.request.clientId)?.backchannelLogout ? { browser: browserHash(request) } : undefined
+  const code = stillRegistered(app, login.request) ? await issueLoginCode(app.db, login, session) : undefined
   // The journal dropped this redirect_uri, or support removed the link a moment ago: start again.
   if (!code) return sendPage(reply, 410, loginGonePage())
   metrics.finished('login', 'logged_in')

@@ -3,7 +3,7 @@ import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose'
 import { Type, type Static } from 'typebox'
 import { publicRateLimit } from '../http/rate-limit.js'
 import { ALG } from '../oidc-provider/keys.js'
-import { LINK_TOKEN_TYP } from '../oidc-provider/tokens.js'
+import { endBrowserSessions } from '../events/sessions.js'
 import { browserHash } from './browser.js'
 import { loggedOutPage } from './login-pages.js'
 import { forgetPendingLogins } from './login-pending.js'
@@ -20,6 +20,11 @@ import { htmlErrorHandler, sendPage } from './pages.js'
  * otherwise let the next person in as the previous one. So the browser passes through the upstream's
  * logout (ЕСИА `/idp/ext/Logout?client_id&redirect_url`) and comes back to /oauth2/logout/done,
  * which sends it on to the journal.
+ *
+ * Logging out here ends the browser's logins at the bridge: each journal they were for that
+ * registered a backchannel_logout_uri gets a logout token (OpenID Connect Back-Channel Logout 1.0),
+ * so a journal session opened through Госуслуги on this computer ends even where the journal itself
+ * was not asked to log out.
  *
  * No open redirect: the browser goes back only to a `post_logout_redirect_uri` registered, exactly,
  * for the client named by a verified `id_token_hint` (ours, expired accepted: the journal's session
@@ -48,27 +53,28 @@ interface LogoutReturn {
 }
 
 /**
- * The client an `id_token_hint` was issued to, if it is an ID token we signed (any key still
- * published; expiry ignored on purpose). A link token (its own `typ`) is not a hint.
+ * The client an `id_token_hint` was issued to, and its login's `sid`, if it is an ID token we signed
+ * (any key still published; expiry ignored on purpose). Only an ID token (`typ: JWT`) is a hint: a
+ * link token, a Security Event Token or a logout token is signed by us too, and names no login.
  */
-async function hintedClient(app: FastifyInstance, hint: string): Promise<string | undefined> {
+async function hintedLogin(app: FastifyInstance, hint: string): Promise<{ clientId: string; sid: string | undefined } | undefined> {
   try {
     const { protectedHeader } = await compactVerify(hint, createLocalJWKSet(await app.signingKeys.jwks()), { algorithms: [ALG] })
-    if (protectedHeader.typ === LINK_TOKEN_TYP) return undefined
-    const { iss, aud } = decodeJwt(hint)
+    if (protectedHeader.typ !== 'JWT') return undefined
+    const { iss, aud, sid } = decodeJwt(hint)
     if (iss !== app.config.publicUrl) return undefined
     const audience = Array.isArray(aud) ? (aud.length === 1 ? aud[0] : undefined) : aud
-    return typeof audience === 'string' ? audience : undefined
+    return typeof audience === 'string' ? { clientId: audience, sid: typeof sid === 'string' ? sid : undefined } : undefined
   } catch {
     return undefined
   }
 }
 
 /** The validated way back, or why there is none (`requested` when the journal asked for one we refuse). */
-async function logoutReturn(app: FastifyInstance, q: LogoutQuery): Promise<{ back: LogoutReturn | undefined; refused: boolean }> {
+async function logoutReturn(app: FastifyInstance, q: LogoutQuery, hinted: { clientId: string } | undefined): Promise<{ back: LogoutReturn | undefined; refused: boolean }> {
   const uri = q.post_logout_redirect_uri
   if (!uri) return { back: undefined, refused: false }
-  const fromHint = q.id_token_hint ? await hintedClient(app, q.id_token_hint) : undefined
+  const fromHint = hinted?.clientId
   // A hint that is not ours, or that names another client than client_id, confirms no one.
   if (q.id_token_hint && (!fromHint || (q.client_id && q.client_id !== fromHint))) return { back: undefined, refused: true }
   const client = app.clients.get(fromHint ?? q.client_id ?? '')
@@ -88,11 +94,14 @@ function finish(reply: FastifyReply, back: LogoutReturn | undefined, refused: bo
 }
 
 async function logout(app: FastifyInstance, request: FastifyRequest<{ Querystring: LogoutQuery }>, reply: FastifyReply) {
-  const { back, refused } = await logoutReturn(app, request.query)
+  const hinted = request.query.id_token_hint ? await hintedLogin(app, request.query.id_token_hint) : undefined
+  const { back, refused } = await logoutReturn(app, request.query, hinted)
   if (refused) request.log.warn({ client: request.query.client_id }, 'logout: post_logout_redirect_uri not confirmed for a registered client; not redirecting')
 
   const browser = browserHash(request)
   if (browser) await forgetPendingLogins(app.db, browser)
+  // Back-Channel Logout 1.0: the journals this browser logged in to hear of it (logout tokens).
+  await endBrowserSessions(app.db, { browser, sid: hinted?.sid })
 
   const upstreamLogout = app.upstream?.logoutUrl?.({ redirectUrl: `${app.config.publicUrl}${DONE_PATH}` })
   if (!upstreamLogout) return finish(reply, back, refused)

@@ -1,4 +1,5 @@
 import type { PoolClient, Queryable } from '../db/pool.js'
+import { removedBy, reportLinkRemoved, reportLinkSaved } from '../events/link-events.js'
 import type { MatchField } from '../matching/types.js'
 import { writeAudit, type AuditActor } from './audit.js'
 
@@ -77,6 +78,8 @@ export interface SaveLinkInput {
   reason?: string | null
   /** Extra audit details (e.g. the failed attempt a support override came from). */
   details?: Record<string, unknown>
+  /** Half of a support move: moveLink reports the move as one event (src/events/link-events.ts). */
+  partOfMove?: boolean
 }
 
 export interface SaveLinkResult {
@@ -157,6 +160,7 @@ export async function saveLink(tx: PoolClient, input: SaveLinkInput): Promise<Sa
       ...input.details,
     },
   })
+  if (!input.partOfMove) await reportLinkSaved(tx, link, replaced)
   return { link, replaced, confirmed: false }
 }
 
@@ -183,10 +187,22 @@ async function endAccessTokens(tx: PoolClient, journalUserId: string): Promise<v
   await tx.query('DELETE FROM access_tokens WHERE journal_user_id = $1', [journalUserId])
 }
 
-/** Removes a card's link with its audit event; undefined when there was none. */
+/**
+ * Removes a card's link with its audit event and the journals' link-removed event; undefined when
+ * there was none.
+ */
 export async function removeLink(
   tx: PoolClient,
-  input: { journalUserId: string; actor: AuditActor; reason: string; details?: Record<string, unknown> },
+  input: {
+    journalUserId: string
+    actor: AuditActor
+    reason: string
+    details?: Record<string, unknown>
+    /** The card itself is being deleted from the directory (the event says `by: directory`). */
+    cardDeleted?: boolean
+    /** Half of a support move: moveLink reports the move as one event. */
+    partOfMove?: boolean
+  },
 ): Promise<Link | undefined> {
   const { rows } = await tx.query<LinkRow>(`DELETE FROM links WHERE journal_user_id = $1 RETURNING ${LINK_COLUMNS}`, [input.journalUserId])
   const removed = rows[0] && toLink(rows[0])
@@ -201,6 +217,7 @@ export async function removeLink(
       reason: input.reason,
       details: { method: removed.method, ...input.details },
     })
+    if (!input.partOfMove) await reportLinkRemoved(tx, removed, removedBy(input.actor, input.cardDeleted ?? false))
   }
   return removed
 }

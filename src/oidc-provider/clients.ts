@@ -15,6 +15,13 @@ const ClientFileEntry = Type.Object({
   client_secret_sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
   redirect_uris: Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1 }),
   post_logout_redirect_uris: Type.Optional(Type.Array(Type.String({ pattern: '^https?://' }))),
+  /** Link events as Security Event Tokens pushed here (RFC 8935); src/events/. */
+  events_endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** `poll`: the journal fetches its events at /api/v1/events (RFC 8936) instead. Default: push when events_endpoint is set. */
+  events_delivery: Type.Optional(Type.Union([Type.Literal('push'), Type.Literal('poll')])),
+  /** OpenID Connect Back-Channel Logout 1.0 client metadata. */
+  backchannel_logout_uri: Type.Optional(Type.String({ pattern: '^https?://' })),
+  backchannel_logout_session_required: Type.Optional(Type.Boolean()),
 })
 const ClientFile = Type.Array(ClientFileEntry)
 export type ClientFileEntry = Static<typeof ClientFileEntry>
@@ -25,6 +32,33 @@ export interface JournalClient {
   secretSha256: Buffer
   redirectUris: ReadonlySet<string>
   postLogoutRedirectUris: ReadonlySet<string>
+  /** How the client takes link events; undefined: it takes none. */
+  events: { delivery: 'push'; endpoint: string } | { delivery: 'poll' } | undefined
+  /** Where logout tokens go; undefined: the client is not told of logouts. */
+  backchannelLogout: { uri: string; sessionRequired: boolean } | undefined
+}
+
+/** The client's choice of event delivery, or why the entry is inconsistent. */
+function eventsOf(e: ClientFileEntry): JournalClient['events'] {
+  const delivery = e.events_delivery ?? (e.events_endpoint ? 'push' : undefined)
+  if (delivery === 'push') {
+    if (!e.events_endpoint) throw new Error(`Client ${e.client_id}: events_delivery is push but events_endpoint is missing`)
+    return { delivery, endpoint: checkedUri(e.client_id, 'events_endpoint', e.events_endpoint) }
+  }
+  if (delivery === 'poll' && e.events_endpoint) throw new Error(`Client ${e.client_id}: events_delivery is poll, so events_endpoint must not be set`)
+  return delivery === 'poll' ? { delivery } : undefined
+}
+
+/** An absolute URL without a fragment (Back-Channel Logout 1.0 §2.2 says so of backchannel_logout_uri). */
+function checkedUri(clientId: string, field: string, uri: string): string {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw new Error(`Client ${clientId}: ${field} is not a URL`)
+  }
+  if (url.hash) throw new Error(`Client ${clientId}: ${field} must not contain a fragment`)
+  return uri
 }
 
 export const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
@@ -43,6 +77,10 @@ export class ClientRegistry {
         secretSha256,
         redirectUris: new Set(e.redirect_uris),
         postLogoutRedirectUris: new Set(e.post_logout_redirect_uris ?? []),
+        events: eventsOf(e),
+        backchannelLogout: e.backchannel_logout_uri
+          ? { uri: checkedUri(e.client_id, 'backchannel_logout_uri', e.backchannel_logout_uri), sessionRequired: e.backchannel_logout_session_required ?? false }
+          : undefined,
       })
     }
   }
@@ -87,6 +125,11 @@ export async function loadClientsFile(file: string, opts: { requireHttps?: boole
     for (const c of parsed) {
       const plain = [...c.redirect_uris, ...(c.post_logout_redirect_uris ?? [])].find((u) => !u.startsWith('https://'))
       if (plain) throw new Error(`CLIENTS_FILE ${file}: client ${c.client_id} has a redirect URI that is not https (${plain}); refused in production`)
+      // Events and logout tokens name the journal's users: over plain http anyone on the path reads them.
+      for (const field of ['events_endpoint', 'backchannel_logout_uri'] as const) {
+        const uri = c[field]
+        if (uri && !uri.startsWith('https://')) throw new Error(`CLIENTS_FILE ${file}: client ${c.client_id} has ${field} that is not https (${uri}); refused in production`)
+      }
     }
   }
   return parsed
@@ -100,5 +143,8 @@ export function demoClient(demoJournalUrl: string, secret: string): ClientFileEn
     client_secret: secret,
     redirect_uris: [`${demoJournalUrl}/auth/callback`, `${demoJournalUrl}/settings/gosuslugi/done`],
     post_logout_redirect_uris: [`${demoJournalUrl}/`],
+    events_endpoint: `${demoJournalUrl}/bridge/events`,
+    backchannel_logout_uri: `${demoJournalUrl}/bridge/backchannel-logout`,
+    backchannel_logout_session_required: true,
   }
 }

@@ -34,6 +34,8 @@ export interface LoginClaims {
   family_name?: string
   given_name?: string
   middle_name?: string
+  /** The login's session id (OpenID Connect Back-Channel Logout 1.0 §2.1), ID token only. */
+  sid?: string
 }
 /**
  * `acr` values of our ID tokens (DESIGN.md §2; listed in discovery): what the Госуслуги account
@@ -44,7 +46,7 @@ export interface LoginClaims {
 export const ACR = { confirmed: 'esia:confirmed', child: 'esia:child', unconfirmed: 'esia:unconfirmed' } as const
 
 /** Claims that describe the authentication event: ID token only, never userinfo. */
-export const ID_TOKEN_ONLY_CLAIMS = ['auth_time', 'amr', 'acr'] as const
+export const ID_TOKEN_ONLY_CLAIMS = ['auth_time', 'amr', 'acr', 'sid'] as const
 
 interface CodeBase {
   clientId: string

@@ -25,7 +25,7 @@ export function discoveryDocument(issuer: string) {
     id_token_signing_alg_values_supported: [ALG],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name'],
     acr_values_supported: Object.values(ACR),
     // select_account shows «Выберите организацию» even for one card; none is answered login_required
     // (no session here). login and consent are accepted but not listed: whether Госуслуги asks again
@@ -35,6 +35,10 @@ export function discoveryDocument(issuer: string) {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens to a client's backchannel_logout_uri,
+    // with `sid` (in the ID token too); link events go the same way (src/events/).
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   }
 }
 
@@ -61,6 +65,8 @@ const DiscoveryDocument = Type.Object({
   request_parameter_supported: Type.Boolean(),
   request_uri_parameter_supported: Type.Boolean(),
   authorization_response_iss_parameter_supported: Type.Boolean(),
+  backchannel_logout_supported: Type.Boolean(),
+  backchannel_logout_session_supported: Type.Boolean(),
 })
 
 // Public EC keys only: a private parameter (`d`) can never leave through this schema.

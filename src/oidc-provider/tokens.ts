@@ -4,8 +4,9 @@ import type { LinkOutcome, LoginClaims } from './codes.js'
 import { ALG, type SigningKeys } from './keys.js'
 
 /**
- * The two JWTs the bridge signs. Each is one ES256 signature with the current key's `kid`; times
- * come from the key store's clock so a rotation test can move both together.
+ * The JWTs the bridge signs: link tokens and ID tokens here, Security Event Tokens and logout tokens
+ * (src/events/tokens.ts) through `signTypedJwt`. Each is one ES256 signature with the current key's
+ * `kid`; times come from the key store's clock so a rotation test can move both together.
  */
 export const LINK_TOKEN_TTL_S = 300
 export const ID_TOKEN_TTL_S = 600
@@ -65,4 +66,10 @@ export async function signIdToken(keys: SigningKeys, input: IdTokenInput): Promi
     ...(input.nonce ? { nonce: input.nonce } : {}),
     iss: input.issuer, aud: input.clientId, sub: input.journalUserId, iat, exp: iat + ID_TOKEN_TTL_S,
   })
+}
+
+/** Any other JWT we sign, under its own explicit `typ` (RFC 8725 §3.11) so it passes for no other kind. */
+export async function signTypedJwt(keys: SigningKeys, typ: string, claims: Record<string, unknown>): Promise<string> {
+  const { kid, key } = await keys.current()
+  return signJws(key, { alg: ALG, kid, typ }, claims)
 }

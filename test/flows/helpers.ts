@@ -3,7 +3,7 @@ import { buildApp, type App } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
 import { loggerOptions } from '../../src/logging.js'
 import { seedDemoDirectory } from '../../src/mock-idp/seed-demo-directory.js'
-import { ClientRegistry } from '../../src/oidc-provider/clients.js'
+import { ClientRegistry, type ClientFileEntry } from '../../src/oidc-provider/clients.js'
 import { createUpstreamAdapter } from '../../src/upstream/index.js'
 import { JOURNAL_CLIENT, LogCapture, TEST_SECRETS, testConfig } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
@@ -25,7 +25,7 @@ export interface FlowWorld {
  * The real bridge listening on a random port, talking to the bundled mock ЕСИА through the adapter
  * IDP_KIND names, on a fresh database holding the mock's demo directory.
  */
-export async function startFlowWorld(opts: { env?: Record<string, string> } = {}): Promise<FlowWorld> {
+export async function startFlowWorld(opts: { env?: Record<string, string>; clients?: ClientFileEntry[] } = {}): Promise<FlowWorld> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const mock = await startTestMockEsia({ redirectUris: [`${url}/auth/callback`] })
@@ -33,7 +33,7 @@ export async function startFlowWorld(opts: { env?: Record<string, string> } = {}
   const config = testConfig({ DATABASE_URL: db.url, PUBLIC_URL: url, ...mock.bridgeEnv('mock'), ...opts.env })
   const logs = new LogCapture()
   const upstream = await createUpstreamAdapter(config)
-  const app = await buildApp({ config, pool: db.pool, clients: new ClientRegistry([JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })
+  const app = await buildApp({ config, pool: db.pool, clients: new ClientRegistry(opts.clients ?? [JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })
   await app.listen({ port, host: '127.0.0.1' })
   await seedDemoDirectory(db.pool, TEST_SECRETS.snilsHmacKey)
   return {

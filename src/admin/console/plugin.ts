@@ -8,6 +8,7 @@ import { requireCaller } from '../caller.js'
 import { accountConsoleRoutes } from './accounts.js'
 import { attemptConsoleRoutes } from './attempts.js'
 import { auditConsoleRoutes } from './audit.js'
+import { eventConsoleRoutes } from './events.js'
 import { accountSelfRoutes, callerFromSession, loginRoutes } from './auth.js'
 import { HIDE, NoticeQuery, render } from './forms.js'
 import { importConsoleRoutes } from './import.js'
@@ -80,6 +81,7 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
     await signedIn.register(accountConsoleRoutes)
     await signedIn.register(importConsoleRoutes)
     await signedIn.register(reportConsoleRoutes)
+    await signedIn.register(eventConsoleRoutes)
   }
   await app.register(signedInRoutes)
 }

@@ -52,6 +52,7 @@ export const ERRORS: Record<string, string> = {
   unreadable_row: 'В одной из строк файла число столбцов не совпадает с заголовком. При замене списка организации каждая строка должна называть свою карточку, поэтому ничего не изменено: исправьте строку и загрузите файл снова.',
   too_large: 'Файл слишком большой для загрузки через консоль. Разделите его на части или загрузите через API.',
   unsupported_media_type: 'Отправьте файл CSV.',
+  nothing_to_retry: 'Повторять нечего: все события этого журнала доставлены или уже отправляются.',
   internal_error: 'Что-то пошло не так. Повторите через минуту; если не получится, сообщите администратору номер запроса.',
 }
 
@@ -68,6 +69,7 @@ export const NOTICES: Record<string, string> = {
   password_changed: 'Пароль изменён.',
   logged_out: 'Вы вышли из консоли.',
   imported: 'Изменения применены.',
+  events_retried: 'События поставлены на отправку. Действие записано в журнал.',
 }
 
 export const ROLE_NAMES: Record<string, string> = { parent: 'Родитель', student: 'Обучающийся', staff: 'Сотрудник', admin: 'Администратор' }
@@ -140,6 +142,7 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.password_changed': 'Пароль изменён',
   'support.token_created': 'API-токен создан',
   'support.token_revoked': 'API-токен отозван',
+  'support.events_retried': 'Повторная отправка событий журналу',
 }
 
 /** Why an import refused a row (codes of src/directory/import/report.ts), as a school reads it. */

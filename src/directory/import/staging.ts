@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import type { AuditActor } from '../../linking/audit.js'
 import { CARD_COLUMNS, CARD_UPSERT } from '../cards.js'
 import { STAGING_COLUMNS, type StagedBatch } from './batches.js'
+import { reportLinksRemovedWithCards } from '../../events/link-events.js'
 
 /**
  * The set-based half of the import, on the import's own transaction. Each batch of the file is
@@ -156,17 +157,20 @@ export async function deleteMissingCards(tx: Tx, organizationId: string, actor: 
      WHERE u.organization_id = $1 AND NOT EXISTS (SELECT 1 FROM import_seen s WHERE s.id = u.id)`,
     [organizationId],
   )
-  const links = await tx.query(
+  const links = await tx.query<{ journal_user_id: string; organization_id: string }>(
     `WITH removed AS (
        DELETE FROM links l USING import_gone g WHERE l.journal_user_id = g.id
        RETURNING l.journal_user_id, l.organization_id, l.upstream_subject, l.method
+     ), audit AS (
+       INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, reason, details)
+       SELECT 'link.removed', $1, $2, journal_user_id, organization_id, upstream_subject, $3,
+              jsonb_build_object('method', method, 'source', 'directory.import')
+       FROM removed
      )
-     INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, reason, details)
-     SELECT 'link.removed', $1, $2, journal_user_id, organization_id, upstream_subject, $3,
-            jsonb_build_object('method', method, 'source', 'directory.import')
-     FROM removed`,
+     SELECT journal_user_id, organization_id FROM removed ORDER BY journal_user_id`,
     [actor.kind, actor.id ?? null, reason],
   )
+  await reportLinksRemovedWithCards(tx, links.rows.map((r) => ({ journalUserId: r.journal_user_id, organizationId: r.organization_id })))
   const cards = await tx.query(`DELETE FROM journal_users u USING import_gone g WHERE u.id = g.id`)
   return { deleted: cards.rowCount ?? 0, linksRemoved: links.rowCount ?? 0 }
 }

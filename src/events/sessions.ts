@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto'
+import type { Queryable } from '../db/pool.js'
+import { BACKCHANNEL_LOGOUT } from './event-types.js'
+import { NOTIFY_CHANNEL } from './outbox.js'
+
+/**
+ * The bridge's login sessions for OpenID Connect Back-Channel Logout 1.0 (`login_sessions`). The
+ * bridge keeps no session of its own in a browser (every login goes to Госуслуги), so a session is
+ * one login: its `sid` goes into the ID token, and the row remembers the client, the journal user
+ * and the browser it came from. The login writes the row in its own statement
+ * (src/flows/login-record.ts), and only for clients with a backchannel_logout_uri.
+ *
+ * Ending sessions deletes their rows and queues a logout token for each in the outbox, in the same
+ * statement; the sender (sender.ts) delivers them with the same retries as SETs.
+ */
+export const newSessionId = (): string => randomBytes(24).toString('base64url')
+
+/** Session records of logins nobody ended are dropped after this many days; a journal session that outlives it is not told of a later unlink. */
+export const LOGIN_SESSION_KEEP_DAYS = 30
+
+const QUEUE_LOGOUTS = `
+  queued AS (
+    INSERT INTO event_outbox (client_id, kind, delivery, journal_user_id, event_type, data)
+    SELECT e.client_id, 'logout', 'push', e.journal_user_id, '${BACKCHANNEL_LOGOUT}', jsonb_build_object('sid', e.sid)
+    FROM ended e JOIN event_recipients r ON r.client_id = e.client_id AND r.backchannel_logout
+    ORDER BY e.created_at, e.sid
+    RETURNING client_id
+  )
+  SELECT pg_notify($2, client_id) FROM (SELECT DISTINCT client_id FROM queued) q`
+
+/** Every session of a journal user ends (its link was removed by support, moved or replaced). */
+export async function endSessionsOfUser(tx: Queryable, journalUserId: string): Promise<void> {
+  await tx.query(
+    `WITH ended AS (DELETE FROM login_sessions WHERE journal_user_id = $1 RETURNING sid, client_id, journal_user_id, created_at), ${QUEUE_LOGOUTS}`,
+    [journalUserId, NOTIFY_CHANNEL],
+  )
+}
+
+/**
+ * Logout at the bridge (/oauth2/logout): the sessions started from this browser, and the one the
+ * journal named by its `id_token_hint`, end.
+ */
+export async function endBrowserSessions(db: Queryable, who: { browser: Buffer | undefined; sid: string | undefined }): Promise<void> {
+  if (!who.browser && !who.sid) return
+  await db.query(
+    `WITH ended AS (
+       DELETE FROM login_sessions WHERE browser_hash = $1 OR sid = $3 RETURNING sid, client_id, journal_user_id, created_at
+     ), ${QUEUE_LOGOUTS}`,
+    [who.browser ?? null, NOTIFY_CHANNEL, who.sid ?? null],
+  )
+}
+
+export async function purgeLoginSessions(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM login_sessions WHERE created_at < now() - make_interval(days => $1)`, [LOGIN_SESSION_KEEP_DAYS])
+  return rowCount ?? 0
+}
