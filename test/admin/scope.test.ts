@@ -127,6 +127,9 @@ describe('school A support walks every admin route against school B', () => {
       'GET /admin/import': { expect: 'clean' },
       'POST /admin/import': { body: { mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       'POST /admin/import/:id/apply': { params: { id: bPendingImport }, expect: 'refused' },
+      'GET /admin/events': { expect: 'refused' },
+      'GET /admin/events/:client_id': { params: { client_id: 'journal-test' }, expect: 'refused' },
+      'POST /admin/events/:client_id/retry': { params: { client_id: 'journal-test' }, expect: 'refused' },
       // Last: it ends the session the walk uses.
       'POST /admin/logout': { expect: 'clean' },
     }
