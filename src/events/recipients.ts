@@ -7,7 +7,8 @@ import type { ClientRegistry } from '../oidc-provider/clients.js'
  * backchannel_logout_uri. Every such client hears of every link change, whichever client the link
  * was made through: there is one directory per installation, so the clients of one installation
  * are faces of one journal (its web site, its mobile backend), and a link removed by support or
- * by a directory import was made through no client at all. Each gets its own copy, `aud` = its id.
+ * by a directory import was made through no client at all. Each gets its own copy, `aud` = its id
+ * (docs/architecture.md, «Who hears what»).
  *
  * Written from CLIENTS_FILE when an instance starts; the statement that records a link change reads
  * it, so saveLink and removeLink need not know the clients. All instances are expected to run with

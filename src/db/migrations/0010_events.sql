@@ -1,8 +1,8 @@
 -- Up Migration
 
--- Events to the journal (README, «События для журнала»): link changes as Security Event Tokens
--- (RFC 8417) and OpenID Connect Back-Channel Logout 1.0 logout tokens, written to an outbox in the
--- transaction of the change they report and delivered from there by any instance.
+-- Events to the journal (docs/architecture.md, «How an event travels»): link changes as Security
+-- Event Tokens (RFC 8417) and OpenID Connect Back-Channel Logout 1.0 logout tokens, written to an
+-- outbox in the transaction of the change they report and delivered from there by any instance.
 
 -- Which journal clients receive what, as the running instances' CLIENTS_FILE says (src/events/
 -- recipients.ts writes it at start). In the database, not in memory, so the statement that records
