@@ -9,9 +9,6 @@ export const LINK_REMOVED = 'urn:esia-bridge:event:link-removed'
 export const LINK_MOVED = 'urn:esia-bridge:event:link-moved'
 export const BACKCHANNEL_LOGOUT = 'http://schemas.openid.net/event/backchannel-logout'
 
-export const LINK_EVENT_TYPES = [LINK_CREATED, LINK_REMOVED, LINK_MOVED] as const
-export type LinkEventType = (typeof LINK_EVENT_TYPES)[number]
-
 /** RFC 8417 §2.3 explicit typing: a SET can never pass for an ID token, nor a logout token for either. */
 export const SET_TYP = 'secevent+jwt'
 export const LOGOUT_TOKEN_TYP = 'logout+jwt'

@@ -15,8 +15,8 @@ import type { LinkEvent } from './event-types.js'
 export const NOTIFY_CHANNEL = 'esia_bridge_events'
 
 /** A pushed token is retried 1 s, 2 s, 4 s … doubling up to an hour between attempts (72 h in all: the row's give_up_at). */
-export const RETRY_CAP_S = 3600
-export const GIVE_UP_AFTER = '72 hours'
+const RETRY_CAP_S = 3600
+const GIVE_UP_AFTER = '72 hours'
 
 export type OutboxKind = 'set' | 'logout'
 export type OutboxStatus = 'pending' | 'delivered' | 'failed'
@@ -158,7 +158,7 @@ export async function settle(db: Queryable, row: Pick<OutboxRow, 'id' | 'attempt
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Only our own jtis can be acknowledged; anything else names no row (and would not cast to uuid). */
-export const ourJtis = (jtis: readonly string[]): string[] => [...new Set(jtis.filter((j) => UUID.test(j)).map((j) => j.toLowerCase()))]
+const ourJtis = (jtis: readonly string[]): string[] => [...new Set(jtis.filter((j) => UUID.test(j)).map((j) => j.toLowerCase()))]
 
 /** The journal processed these SETs: delivered, never sent again. Returns the seconds each waited. */
 export async function acknowledge(db: Queryable, clientId: string, jtis: readonly string[]): Promise<number[]> {

@@ -13,12 +13,6 @@ import { purgeLoginSessions } from './sessions.js'
  * where links change (link-events.ts); this plugin delivers: the recipients list from CLIENTS_FILE
  * (recipients.ts), the sender (sender.ts), the poll endpoint (poll.ts), purges and metrics.
  */
-declare module 'fastify' {
-  interface FastifyInstance {
-    events: { notifier: EventNotifier; sender: EventSender }
-  }
-}
-
 const SYNC_RETRY_MS = 30_000
 
 export const eventsPlugin = fp(
@@ -27,7 +21,6 @@ export const eventsPlugin = fp(
     const notifier = new EventNotifier(app.db, app.log)
     const sender = new EventSender({ db: app.db, clients: app.clients, keys: app.signingKeys, issuer: app.config.publicUrl, notifier, metrics, log: app.log })
     const waiting = new Set<() => void>()
-    app.decorate('events', { notifier, sender })
     app.housekeeping.add({ name: 'event_outbox', run: () => purgeOutbox(app.db, app.config.eventsRetentionDays) })
     app.housekeeping.add({ name: 'login_sessions', run: () => purgeLoginSessions(app.db) })
 

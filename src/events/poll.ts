@@ -19,7 +19,7 @@ import { signOutboxToken } from './tokens.js'
  *
  * Unacknowledged SETs come again in later polls, until EVENTS_RETENTION_DAYS have passed.
  */
-export const LONG_POLL_MS = 30_000
+const LONG_POLL_MS = 30_000
 const DEFAULT_MAX_EVENTS = 100
 const MAX_EVENTS = 1000
 
