@@ -19,11 +19,15 @@ const EnvSchema = Type.Object({
   ESIA_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   ESIA_SCOPES: Type.String({ default: 'openid fullname birthdate snils' }),
   ESIA_CERT_HASH: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{64}$' })),
+  /** ours: the ИС's certificate (PEM or DER); when set, start-up checks ESIA_CERT_HASH against it. */
+  ESIA_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ESIA_SIGNER: Type.Union([Type.Literal('command'), Type.Literal('http'), Type.Literal('test-key')], { default: 'test-key' }),
   ESIA_SIGNER_COMMAND: Type.Optional(Type.String({ minLength: 1 })),
   ESIA_SIGNER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** ours: CryptoPro emits little-endian signatures that ЕСИА wants reversed (research/esia.md §4.1). */
   ESIA_SIGNER_REVERSE: Type.Optional(Bool),
+  /** ours: checks GOST-signed ЕСИА tokens for ESIA_SIGNER=command; unset, OpenSSL's gost engine does (README). */
+  ESIA_SIGNER_VERIFY_COMMAND: Type.Optional(Type.String({ minLength: 1 })),
   /** ours */
   ESIA_SIGNER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   ESIA_TOKEN_KEYS: Type.Optional(Type.String({ minLength: 1 })),
@@ -81,8 +85,10 @@ export interface Config {
       clientId: string | undefined
       scopes: string
       certHash: string | undefined
+      certFile: string | undefined
       signer: SignerKind
       signerCommand: string | undefined
+      signerVerifyCommand: string | undefined
       signerUrl: string | undefined
       signerReverse: boolean
       signerTimeoutMs: number
@@ -178,8 +184,10 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
         clientId: env.ESIA_CLIENT_ID,
         scopes: env.ESIA_SCOPES,
         certHash: env.ESIA_CERT_HASH,
+        certFile: env.ESIA_CERT_FILE,
         signer: env.ESIA_SIGNER,
         signerCommand: env.ESIA_SIGNER_COMMAND,
+        signerVerifyCommand: env.ESIA_SIGNER_VERIFY_COMMAND,
         signerUrl: env.ESIA_SIGNER_URL,
         signerReverse: toBool(env.ESIA_SIGNER_REVERSE, false),
         signerTimeoutMs: env.ESIA_SIGNER_TIMEOUT_MS,

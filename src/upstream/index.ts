@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import type { Config } from '../config.js'
 import { MOCK_ESIA_CLIENT_ID, MOCK_KEYS_PATH } from '../mock-idp/constants.js'
 import { EsiaAdapter } from './esia/adapter.js'
+import { checkCertHash } from './esia/cert-hash.js'
 import { tokenKeySource, TokenVerifier } from './esia/token-keys.js'
 import { OidcAdapter } from './oidc/adapter.js'
 import { createSigner, createTestKeySigner, defaultTestKeyFile, readTestKeyFile, testKeyCertificateHash } from './signers/index.js'
@@ -63,6 +64,7 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
   if (!esia.clientId || !esia.certHash || !esia.tokenKeys) {
     throw new UpstreamError('configuration', 'esia_incomplete', 'IDP_KIND=esia needs ESIA_CLIENT_ID, ESIA_CERT_HASH and ESIA_TOKEN_KEYS')
   }
+  if (esia.certFile) await checkCertHash(esia.certFile, esia.certHash)
   const signer = await createSigner(config, deps)
   const keys = await tokenKeySource(esia.tokenKeys, { ...fetchOpt, cooldownMs: deps.tokenKeysCooldownMs ?? 30_000 })
   return new EsiaAdapter({

@@ -5,6 +5,7 @@ import { reverseBytes, type EsiaSigner } from './types.js'
 export interface HttpSignerOptions {
   url: string
   timeoutMs: number
+  /** The service's crypto uses CryptoPro's byte order: reverse what it signs and what it is asked to verify. */
   reverse: boolean
   fetch?: typeof fetch
 }
@@ -17,7 +18,8 @@ export interface HttpSignerOptions {
  *            `{"signature": "<base64 or base64url>"}`.
  *  - verify: `POST {ESIA_SIGNER_URL}` with JSON `{"verify": {"alg", "signing_input", "signature",
  *            "certificate"}}` (base64url bytes, PEM certificate); answer JSON `{"valid": true|false}`.
- *            Needed only when ЕСИА signs tokens with GOST instead of RS256.
+ *            Needed only when ЕСИА signs tokens with GOST instead of RS256. The signature is the
+ *            token's (s‖r big-endian, OpenSSL's order), reversed when ESIA_SIGNER_REVERSE is set.
  * Two signatures per login travel this way, so it uses the same keep-alive transport as the rest
  * of the back channel.
  */
@@ -53,7 +55,7 @@ export function createHttpSigner(opts: HttpSignerOptions): EsiaSigner {
     },
     async verifyGost({ alg, signingInput, signature, certificate }) {
       const response = await post(JSON.stringify({
-        verify: { alg, signing_input: signingInput.toString('base64url'), signature: signature.toString('base64url'), certificate },
+        verify: { alg, signing_input: signingInput.toString('base64url'), signature: (opts.reverse ? reverseBytes(signature) : signature).toString('base64url'), certificate },
       }), 'application/json')
       const body = json(response) as { valid?: unknown } | null
       if (typeof body?.valid !== 'boolean') throw new UpstreamError('configuration', 'signer_failed', 'ESIA_SIGNER_URL verify answer lacks a boolean "valid"')

@@ -22,7 +22,7 @@ export async function createSigner(config: Config, deps: { testSigningKey?: KeyO
     case 'command':
       if (!esia.signerCommand) throw new UpstreamError('configuration', 'signer_missing', 'ESIA_SIGNER_COMMAND is required when ESIA_SIGNER=command')
       // A process per signature: twice the cores at once is what the host can run.
-      return limitSigner(createCommandSigner({ command: esia.signerCommand, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse }), { concurrent: 2 * availableParallelism(), queued: 64 })
+      return limitSigner(createCommandSigner({ command: esia.signerCommand, verifyCommand: esia.signerVerifyCommand, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse }), { concurrent: 2 * availableParallelism(), queued: 64 })
     case 'http':
       if (!esia.signerUrl) throw new UpstreamError('configuration', 'signer_missing', 'ESIA_SIGNER_URL is required when ESIA_SIGNER=http')
       return limitSigner(createHttpSigner({ url: esia.signerUrl, timeoutMs: esia.signerTimeoutMs, reverse: esia.signerReverse, ...(deps.fetch ? { fetch: deps.fetch } : {}) }), { concurrent: 64, queued: 256 })

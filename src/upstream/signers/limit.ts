@@ -1,5 +1,5 @@
 import { UpstreamError } from '../types.js'
-import type { EsiaSigner } from './types.js'
+import type { EsiaSigner, GostVerification } from './types.js'
 
 /**
  * Every login start and token exchange signs once, and `/oauth2/authorize` is public: without a
@@ -24,15 +24,19 @@ export function limitSigner(signer: EsiaSigner, limits: { concurrent: number; qu
     if (next) next()
     else running--
   }
+  const bounded = async <T>(work: () => Promise<T>): Promise<T> => {
+    await acquire()
+    try {
+      return await work()
+    } finally {
+      release()
+    }
+  }
+  const { verifyGost } = signer
   return {
     ...signer,
-    async sign(message) {
-      await acquire()
-      try {
-        return await signer.sign(message)
-      } finally {
-        release()
-      }
-    },
+    sign: (message) => bounded(() => signer.sign(message)),
+    // A GOST token check forks OpenSSL too: it shares the bound.
+    ...(verifyGost ? { verifyGost: (input: GostVerification) => bounded(() => verifyGost(input)) } : {}),
   }
 }

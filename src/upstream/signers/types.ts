@@ -11,9 +11,19 @@ export interface EsiaSigner {
   /**
    * Verifies a signature made with a GOST key on a token (ЕСИА can sign tokens with
    * `GOST3410_2012_256` instead of RS256, research/esia.md §5.2). Only signers that reach real
-   * GOST crypto offer it.
+   * GOST crypto offer it. false: the signature does not verify; throws when it could not be checked.
    */
-  verifyGost?(input: { alg: string; signingInput: Buffer; signature: Buffer; certificate: string }): Promise<boolean>
+  verifyGost?(input: GostVerification): Promise<boolean>
+}
+
+export interface GostVerification {
+  alg: string
+  /** `header.payload` of the token, as signed. */
+  signingInput: Buffer
+  /** The token's raw signature as ЕСИА sent it: 64 bytes, s‖r big-endian (OpenSSL's order). */
+  signature: Buffer
+  /** ЕСИА's certificate (PEM) from ESIA_TOKEN_KEYS. */
+  certificate: string
 }
 
 /** ЕСИА's raw signature is little-endian when it comes from CryptoPro and must be reversed (§4.1). */
