@@ -1,4 +1,6 @@
-import { verify, type KeyObject } from 'node:crypto'
+import { verify } from 'node:crypto'
+import { gostVerify } from '../upstream/signers/openssl-gost.js'
+import type { MockClient } from './clients.js'
 import { EsiaRefusal } from './esia-errors.js'
 
 /**
@@ -51,12 +53,19 @@ export function signedMessage(p: { clientId: string; scope: string; scopeOrg?: s
 
 /**
  * `client_secret` is base64url of the raw signature; standard base64 is accepted too (AISGorod
- * sends it, §4.1). The test key is Ed25519 standing in for GOST R 34.10-2012 (64 bytes as well).
+ * sends it, §4.1). With a GOST certificate it is checked as ЕСИА does: GOST R 34.10-2012 (256)
+ * with the Streebog-256 digest over the UTF-8 message, 64 bytes in OpenSSL's order (s‖r,
+ * big-endian), so CryptoPro's unreversed bytes fail; without the engine an Ed25519 key stands in.
  */
-export function checkClientSecret(clientSecret: string, messages: string[], publicKey: KeyObject): void {
+export async function checkClientSecret(clientSecret: string, messages: string[], client: Pick<MockClient, 'secretKey'>): Promise<void> {
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(clientSecret)) throw new EsiaRefusal('ESIA-007053')
   const signature = Buffer.from(clientSecret, 'base64')
   if (signature.length !== 64) throw new EsiaRefusal('ESIA-007053')
-  const ok = messages.some((message) => verify(null, Buffer.from(message, 'utf8'), publicKey, signature))
-  if (!ok) throw new EsiaRefusal('ESIA-007053')
+  const key = client.secretKey
+  for (const message of messages) {
+    const bytes = Buffer.from(message, 'utf8')
+    const ok = key.kind === 'gost' ? await gostVerify(key.publicKeyPem, bytes, signature) : verify(null, bytes, key.key, signature)
+    if (ok) return
+  }
+  throw new EsiaRefusal('ESIA-007053')
 }

@@ -18,7 +18,7 @@ import { restRoutes } from './routes/rest.js'
 import { MockEsiaState, type MockEsiaOptions } from './state.js'
 
 export type { MockEsiaApp } from './app-types.js'
-export type { MockClient, MockClientRegistration } from './clients.js'
+export { gostClientCertificate, type GostClientCertificate, type MockClient, type MockClientRegistration, type TokenAlg } from './clients.js'
 export { defaultFaults, TOKEN_TAMPERS, type MockFaults, type TokenTamper } from './faults.js'
 export { loadPersonas, personaById, type Persona, type PersonaId } from './personas.js'
 export { loadDemoDirectory, type DemoDirectory, type DemoJournalUser, type DemoOrganization } from './demo-directory.js'

@@ -1,6 +1,8 @@
 import type { KeyObject } from 'node:crypto'
+import type { GostKeyPair } from '../upstream/signers/openssl-gost.js'
 import { MockClientRegistry, type MockClient, type MockClientRegistration } from './clients.js'
 import { defaultFaults, type MockFaults } from './faults.js'
+import { MockGostKey } from './gost-key.js'
 import type { Grant } from './grants.js'
 import { MockSigningKeys } from './keys.js'
 import { loadPersonas, parsePersonas, type Persona } from './personas.js'
@@ -15,6 +17,8 @@ export interface MockEsiaOptions {
   personas?: Persona[]
   /** RS256 private key for tokens; generated when omitted. */
   signingKey?: KeyObject
+  /** GOST key and certificate for the tokens of ИС that chose GOST3410_2012_256; generated on first use when omitted. */
+  gostSigningKey?: GostKeyPair
   /** Code lifetime; ЕСИА's codes live 240 s (research/esia.md §5.3). */
   codeLifetimeSeconds?: number
   /** Allowed distance between a request's `timestamp` and the mock's clock (ESIA-007015). */
@@ -50,6 +54,8 @@ export class MockEsiaState {
   readonly codes: TtlMap<string, Grant>
   readonly refreshTokens = new TtlMap<string, Grant>(24 * 3600_000, 50_000)
   readonly #sweeper: NodeJS.Timeout
+  #gostKey: Promise<MockGostKey> | undefined
+  readonly #gostPair: GostKeyPair | undefined
 
   private constructor(readonly keys: MockSigningKeys, opts: MockEsiaOptions) {
     this.baseUrl = (opts.publicUrl ?? 'http://127.0.0.1:3100').replace(/\/+$/, '')
@@ -62,7 +68,8 @@ export class MockEsiaState {
     this.timestampSkewSeconds = opts.timestampSkewSeconds ?? 300
     this.singleSignOn = opts.singleSignOn ?? false
     this.codes = new TtlMap(this.codeLifetimeSeconds * 1000)
-    this.tokens = new MockTokens(keys, () => this.faults, () => ({ esia: this.esiaIssuer, oidc: this.oidcIssuer }))
+    this.#gostPair = opts.gostSigningKey
+    this.tokens = new MockTokens(keys, () => this.faults, () => ({ esia: this.esiaIssuer, oidc: this.oidcIssuer }), () => this.gostKey())
     for (const c of opts.clients ?? []) this.clients.register(c)
     this.#sweeper = setInterval(() => {
       this.pending.sweep()
@@ -84,6 +91,36 @@ export class MockEsiaState {
     return `${this.baseUrl}/oidc`
   }
 
+  /** The GOST token key, made (by OpenSSL's GOST engine) the first time it is needed. */
+  gostKey(): Promise<MockGostKey> {
+    if (!this.#gostKey) {
+      this.#gostKey = MockGostKey.create(this.#gostPair)
+      this.#gostKey.catch(() => (this.#gostKey = undefined))
+    }
+    return this.#gostKey
+  }
+
+  /**
+   * Verifies an ЕСИА-dialect token the mock issued (the access token on /rs): RS256 with its RSA
+   * keys, GOST3410_2012_256 with its GOST key. Returns the claims or null.
+   */
+  async verifyOwnEsiaToken(token: string): Promise<Record<string, unknown> | null> {
+    const [h, p, s] = token.split('.')
+    let alg: unknown
+    try {
+      alg = (JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as { alg?: unknown }).alg
+    } catch {
+      return null
+    }
+    if (alg !== 'GOST3410_2012_256' || p === undefined || s === undefined || !this.#gostKey) return this.keys.verifyOwn(token)
+    if (!(await (await this.#gostKey).verify(`${h}.${p}`, Buffer.from(s, 'base64url')))) return null
+    try {
+      return JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>
+    } catch {
+      return null
+    }
+  }
+
   registerClient(reg: MockClientRegistration): MockClient {
     return this.clients.register(reg)
   }
@@ -103,7 +140,8 @@ export class MockEsiaState {
     if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs))
   }
 
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.#sweeper)
+    await (await this.#gostKey?.catch(() => undefined))?.close()
   }
 }

@@ -1,8 +1,10 @@
 import { createHmac, randomUUID, sign } from 'node:crypto'
 import type { MockFaults } from './faults.js'
 import type { Grant } from './grants.js'
+import type { MockGostKey } from './gost-key.js'
 import { describeKey, newRsaKey, type MockKey, type MockSigningKeys } from './keys.js'
 
+const GOST_ALG = 'GOST3410_2012_256'
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)
 
@@ -15,7 +17,8 @@ function spoilSignature(token: string): string {
 }
 
 /**
- * Tokens shaped like the real ones (research/esia.md §5.2–5.3): RS256, ЕСИА's header fields
+ * Tokens shaped like the real ones (research/esia.md §5.2–5.3): RS256, or GOST3410_2012_256 for
+ * an ИС that chose it (signed by OpenSSL's GOST engine, in ЕСИА's byte order), ЕСИА's header fields
  * (`ver`, `typ`, `sbt`, no `kid`), `iss` in the `http://…/` form, the access token without `aud`
  * but with `client_id` and numeric `urn:esia:sbj_id`, scopes suffixed `?oid=`, the ID token with
  * the `urn:esia:sbj` object (`is_tru` only for confirmed accounts). The standard OIDC side signs
@@ -28,7 +31,13 @@ export class MockTokens {
     private readonly keys: MockSigningKeys,
     private readonly faults: () => MockFaults,
     private readonly issuers: () => { esia: string; oidc: string },
+    private readonly gostKey: () => Promise<MockGostKey>,
   ) {}
+
+  /** The ИС's token algorithm (tech portal setting): RS256, or GOST signed by the mock's GOST key. */
+  #alg(grant: Grant): string {
+    return grant.client.tokenAlg
+  }
 
   /** `oid` as ЕСИА writes it: a JSON number, or a string under the `oidAsString` quirk. */
   #oid(grant: Grant): number | string {
@@ -58,6 +67,11 @@ export class MockTokens {
    * keep up with a benchmark of the bridge on the same machine.
    */
   async #sign(header: Record<string, unknown>, claims: Record<string, unknown>, key = this.keys.active): Promise<string> {
+    if (header.alg === GOST_ALG) {
+      const gost = await this.gostKey()
+      const input = `${b64({ ...header, 'x5t#St256': gost.thumbprint })}.${b64(claims)}`
+      return `${input}.${(await gost.sign(input)).toString('base64url')}`
+    }
     const input = `${b64(header)}.${b64(claims)}`
     return `${input}.${sign('sha256', Buffer.from(input), key.privateKey).toString('base64url')}`
   }
@@ -66,7 +80,7 @@ export class MockTokens {
   async esiaCode(grant: Grant, lifetimeSeconds: number): Promise<string> {
     const iat = now()
     const key = this.keys.active
-    return this.#sign({ ver: 1, typ: 'JWT', 'x5t#St256': key.thumbprint, sbt: 'authorization_code', alg: 'RS256' }, {
+    return this.#sign({ ver: 1, typ: 'JWT', 'x5t#St256': key.thumbprint, sbt: 'authorization_code', alg: this.#alg(grant) }, {
       nbf: iat,
       scope: this.#scopeClaim(grant),
       auth_time: grant.authTime,
@@ -87,7 +101,7 @@ export class MockTokens {
   async esiaAccessToken(grant: Grant): Promise<string> {
     const tamper = this.faults().tamper
     const iat = tamper === 'access-token-expired' ? now() - 7200 : now()
-    const token = await this.#sign({ ver: 1, typ: 'JWT', sbt: 'access', alg: 'RS256' }, {
+    const token = await this.#sign({ ver: 1, typ: 'JWT', sbt: 'access', alg: this.#alg(grant) }, {
       nbf: iat,
       scope: this.#scopeClaim(grant),
       iss: this.issuers().esia,
@@ -103,7 +117,7 @@ export class MockTokens {
   async esiaIdToken(grant: Grant): Promise<string> {
     const iat = now()
     const faults = this.faults()
-    return this.#idToken({ ver: 0, typ: 'JWT', sbt: 'id', alg: 'RS256' }, {
+    return this.#idToken({ ver: 0, typ: 'JWT', sbt: 'id', alg: this.#alg(grant) }, {
       aud: grant.client.clientId,
       sub: this.#oid(grant),
       nbf: iat,

@@ -25,12 +25,19 @@ export interface FlowWorld {
  * The real bridge listening on a random port, talking to the bundled mock ЕСИА through the adapter
  * IDP_KIND names, on a fresh database holding the mock's demo directory.
  */
-export async function startFlowWorld(opts: { env?: Record<string, string>; clients?: ClientFileEntry[] } = {}): Promise<FlowWorld> {
+export async function startFlowWorld(opts: {
+  /** Environment over the mock's; a function when it depends on the mock (its key files). */
+  env?: Record<string, string> | ((mock: TestMockEsia) => Promise<Record<string, string>>)
+  clients?: ClientFileEntry[]
+  upstream?: 'mock' | 'esia'
+  mock?: Parameters<typeof startTestMockEsia>[0]
+} = {}): Promise<FlowWorld> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const mock = await startTestMockEsia({ redirectUris: [`${url}/auth/callback`] })
+  const mock = await startTestMockEsia({ ...opts.mock, redirectUris: [`${url}/auth/callback`] })
   const db = await createTestDatabase()
-  const config = testConfig({ DATABASE_URL: db.url, PUBLIC_URL: url, ...mock.bridgeEnv('mock'), ...opts.env })
+  const env = typeof opts.env === 'function' ? await opts.env(mock) : opts.env
+  const config = testConfig({ DATABASE_URL: db.url, PUBLIC_URL: url, ...mock.bridgeEnv(opts.upstream ?? 'mock'), ...env })
   const logs = new LogCapture()
   const upstream = await createUpstreamAdapter(config)
   const app = await buildApp({ config, pool: db.pool, clients: new ClientRegistry(opts.clients ?? [JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })

@@ -2,7 +2,8 @@ import { randomBytes, type KeyObject } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { startMockEsia, type MockFaults, type Persona, type RunningMockEsia } from '../../src/mock-idp/index.js'
+import { gostClientCertificate, startMockEsia, type GostClientCertificate, type MockFaults, type Persona, type RunningMockEsia } from '../../src/mock-idp/index.js'
+import { generateGostKeyPair, gostEngineAvailable } from '../../src/upstream/signers/openssl-gost.js'
 import { generateTestKeyPair, type TestKeyPair } from '../../src/upstream/signers/test-key.js'
 
 /** The bridge's callback as `buildTestApp` configures it (PUBLIC_URL=http://bridge.test). */
@@ -19,10 +20,14 @@ export interface TestMockEsia extends RunningMockEsia {
   testKey: TestKeyPair
   testKeyFile: string
   oidc: { issuer: string; clientId: string; clientSecret: string }
+  /** With `gost`: the ИС's real GOST key (file), its certificate as registered, and the mock's GOST token certificate. */
+  gost: (GostClientCertificate & { keyFile: string; tokenCertFile: string }) | undefined
   /**
    * Environment for `buildTestApp({ env })` so the bridge talks to this mock:
    * `mock` (the mock adapter), `esia` (the esia adapter with the test-key signer and the mock's
-   * keys URL as ESIA_TOKEN_KEYS) or `oidc` (the mock's standard side).
+   * keys URL as ESIA_TOKEN_KEYS) or `oidc` (the mock's standard side). With `gost`, `esia` signs
+   * through ESIA_SIGNER=command with the README's OpenSSL-GOST command, and with GOST tokens takes
+   * the mock's GOST certificate as ESIA_TOKEN_KEYS.
    */
   bridgeEnv(kind?: 'mock' | 'esia' | 'oidc', extra?: { scopes?: string }): Record<string, string>
 }
@@ -42,6 +47,12 @@ export async function startTestMockEsia(opts: {
   signingKey?: KeyObject
   /** A browser that logged in before is sent straight back (ЕСИА's live session). */
   singleSignOn?: boolean
+  /**
+   * Real GOST (OpenSSL's GOST engine; check `gostEngineAvailable()` first): the ИС gets a GOST
+   * 2012-256 key and certificate, the mock checks `client_secret` with it; `tokens` makes the mock
+   * sign this ИС's tokens GOST3410_2012_256.
+   */
+  gost?: { tokens?: boolean }
 } = {}): Promise<TestMockEsia> {
   const testKey = generateTestKeyPair()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mock-esia-key-'))
@@ -49,15 +60,27 @@ export async function startTestMockEsia(opts: {
   await writeFile(testKeyFile, testKey.privatePem, { mode: 0o600 })
   const clientId = opts.clientId ?? MOCK_CLIENT_ID
   const redirectUris = opts.redirectUris ?? [BRIDGE_CALLBACK]
+  let gost: TestMockEsia['gost']
+  if (opts.gost) {
+    if (!(await gostEngineAvailable())) throw new Error('startTestMockEsia({ gost }) needs OpenSSL\'s GOST engine')
+    const pair = await generateGostKeyPair('/CN=esia-bridge test system')
+    const keyFile = path.join(dir, 'gost-key.pem')
+    await writeFile(keyFile, pair.privatePem, { mode: 0o600 })
+    gost = { ...(await gostClientCertificate(pair.certificatePem)), keyFile, tokenCertFile: path.join(dir, 'esia-gost-token-key.cer') }
+  }
   const mock = await startMockEsia({
     port: 0,
-    clients: [{ clientId, name: 'Тестовая система', redirectUris, publicKey: testKey.publicKey, confirmedOnly: opts.confirmedOnly ?? false, oidc: MOCK_OIDC_CLIENT }],
+    clients: [{
+      clientId, name: 'Тестовая система', redirectUris, confirmedOnly: opts.confirmedOnly ?? false, oidc: MOCK_OIDC_CLIENT,
+      ...(gost ? { gost, tokenAlg: opts.gost?.tokens ? 'GOST3410_2012_256' : 'RS256' } : { publicKey: testKey.publicKey }),
+    }],
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.personas ? { personas: opts.personas } : {}),
     ...(opts.codeLifetimeSeconds ? { codeLifetimeSeconds: opts.codeLifetimeSeconds } : {}),
     ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
     ...(opts.singleSignOn ? { singleSignOn: true } : {}),
   })
+  if (gost) await writeFile(gost.tokenCertFile, (await mock.state.gostKey()).certificatePem)
   const close = mock.close
   return Object.assign(mock, {
     clientId,
@@ -65,6 +88,7 @@ export async function startTestMockEsia(opts: {
     testKey,
     testKeyFile,
     oidc: { issuer: mock.oidcIssuer, ...MOCK_OIDC_CLIENT },
+    gost,
     bridgeEnv(kind: 'mock' | 'esia' | 'oidc' = 'mock', extra: { scopes?: string } = {}): Record<string, string> {
       const scopes: Record<string, string> = extra.scopes ? { ESIA_SCOPES: extra.scopes } : {}
       if (kind === 'oidc') {
@@ -72,6 +96,12 @@ export async function startTestMockEsia(opts: {
       }
       const common = { ESIA_URL: mock.url, ESIA_CLIENT_ID: clientId, ESIA_TEST_KEY_FILE: testKeyFile, ...scopes }
       if (kind === 'mock') return { IDP_KIND: 'mock', ...common }
+      if (gost) {
+        return {
+          IDP_KIND: 'esia', ...common, ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: `openssl dgst -engine gost -md_gost12_256 -sign ${gost.keyFile}`,
+          ESIA_CERT_HASH: gost.certHash, ESIA_TOKEN_KEYS: opts.gost?.tokens ? gost.tokenCertFile : mock.keysUrl,
+        }
+      }
       return { IDP_KIND: 'esia', ...common, ESIA_SIGNER: 'test-key', ESIA_CERT_HASH: testKey.certHash, ESIA_TOKEN_KEYS: mock.keysUrl }
     },
     async close() {

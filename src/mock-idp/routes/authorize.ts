@@ -86,7 +86,7 @@ export async function authorizeRoutes(app: MockEsiaApp) {
       // ЕСИА picks the certificate that checks client_secret by this hash (research/esia.md §4.4).
       if (p.client_certificate_hash.toUpperCase() !== client.certHash) throw new EsiaRefusal('ESIA-007053')
       checkTimestamp(p.timestamp, state.timestampSkewSeconds)
-      checkClientSecret(p.client_secret, [signedMessage({ clientId: client.clientId, scope: p.scope, scopeOrg: q.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: q.redirect_uri })], client.publicKey)
+      await checkClientSecret(p.client_secret, [signedMessage({ clientId: client.clientId, scope: p.scope, scopeOrg: q.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: q.redirect_uri })], client)
       const scopes = splitScopes(p.scope)
       if (scopes.some((s) => !isKnownEsiaScope(s))) throw new EsiaRefusal('ESIA-007006')
       if (q.code_challenge && (q.code_challenge_method ?? 'S256') !== 'S256') throw new EsiaRefusal('ESIA-007003', 'code_challenge_method')

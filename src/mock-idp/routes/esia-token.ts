@@ -43,7 +43,7 @@ async function exchangeCode(state: MockEsiaState, b: TeBody): Promise<{ grant: G
   const client = clientFor(state, p.client_id, p.client_certificate_hash)
   checkState(p.state)
   checkTimestamp(p.timestamp, state.timestampSkewSeconds)
-  checkClientSecret(p.client_secret, [signedMessage({ clientId: p.client_id, scope: p.scope, scopeOrg: b.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: p.redirect_uri, code: p.code })], client.publicKey)
+  await checkClientSecret(p.client_secret, [signedMessage({ clientId: p.client_id, scope: p.scope, scopeOrg: b.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: p.redirect_uri, code: p.code })], client)
   // Single use: taken out of the store whatever happens next, so a replay finds nothing.
   const grant = state.codes.take(p.code)
   if (!grant || grant.dialect !== 'esia' || grant.client !== client || grant.redirectUri !== p.redirect_uri) throw new EsiaRefusal('ESIA-007011')
@@ -66,10 +66,10 @@ async function refresh(state: MockEsiaState, b: TeBody): Promise<{ grant: Grant;
   const client = clientFor(state, p.client_id, b.client_certificate_hash)
   checkState(p.state)
   checkTimestamp(p.timestamp, state.timestampSkewSeconds)
-  checkClientSecret(p.client_secret, [
+  await checkClientSecret(p.client_secret, [
     signedMessage({ clientId: p.client_id, scope: p.scope, scopeOrg: b.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: b.redirect_uri ?? '' }),
     p.client_id + p.scope + p.timestamp + p.state + p.refresh_token,
-  ], client.publicKey)
+  ], client)
   const grant = state.refreshTokens.take(p.refresh_token)
   if (!grant || grant.client !== client) throw new EsiaRefusal('ESIA-007011')
   return { grant, requestState: p.state }

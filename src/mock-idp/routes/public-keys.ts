@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { MockEsiaApp } from '../app-types.js'
-import { MOCK_KEYS_PATH } from '../constants.js'
+import { MOCK_GOST_CERT_PATH, MOCK_KEYS_PATH } from '../constants.js'
 import { MOCK_CSS } from '../pages.js'
 
 /**
@@ -16,6 +16,13 @@ export async function publicRoutes(app: MockEsiaApp) {
   app.get('/public/keys.pem', { schema: { hide: true } }, async (_request, reply) => {
     await state.delay()
     return reply.header('cache-control', 'public, max-age=60').type('application/x-pem-file').send(state.keys.pem())
+  })
+  // esia.zip holds ЕСИА's GOST certificate beside the RSA one; here it is made on first request.
+  app.get(MOCK_GOST_CERT_PATH, { schema: { hide: true } }, async (_request, reply) => {
+    await state.delay()
+    const key = await state.gostKey().catch(() => undefined)
+    if (!key) return reply.code(404).type('text/plain; charset=utf-8').send('no GOST key: OpenSSL has no GOST engine here')
+    return reply.header('cache-control', 'public, max-age=60').type('application/x-pem-file').send(key.certificatePem)
   })
   app.get('/static/mock-esia.css', { schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(MOCK_CSS))

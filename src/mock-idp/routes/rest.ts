@@ -25,9 +25,9 @@ export async function restRoutes(app: MockEsiaApp) {
   const state = app.esia
 
   /** Bearer access token → the persona and the scopes granted for this oid; or an answer sent. */
-  function access(request: FastifyRequest<{ Params: { oid: string } }>, reply: FastifyReply): { persona: Persona; granted: Set<string> } | undefined {
+  async function access(request: FastifyRequest<{ Params: { oid: string } }>, reply: FastifyReply): Promise<{ persona: Persona; granted: Set<string> } | undefined> {
     const token = bearerToken(request.headers.authorization)
-    const claims = token ? state.keys.verifyOwn(token) : null
+    const claims = token ? await state.verifyOwnEsiaToken(token) : null
     if (!claims || claims.iss !== state.esiaIssuer || typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) {
       void reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ code: 'invalid_token', message: 'Маркер доступа недействителен или истёк' })
       return undefined
@@ -49,7 +49,7 @@ export async function restRoutes(app: MockEsiaApp) {
 
   app.get('/rs/prns/:oid', { schema: { hide: true, params: OidParams, querystring: EmbedQuery, response: responses } }, async (request, reply) => {
     await state.delay()
-    const ok = access(request, reply)
+    const ok = await access(request, reply)
     if (!ok) return reply
     const person = personResource(ok.persona, ok.granted)
     if (!person) return forbidden(reply)
@@ -72,7 +72,7 @@ export async function restRoutes(app: MockEsiaApp) {
   for (const [path, list] of collections) {
     app.get(`/rs/prns/:oid/${path}`, { schema: { hide: true, params: OidParams, querystring: EmbedQuery, response: responses } }, async (request, reply) => {
       await state.delay()
-      const ok = access(request, reply)
+      const ok = await access(request, reply)
       if (!ok) return reply
       const elements = list(ok.persona, ok.granted)
       if (!elements) return forbidden(reply)
@@ -80,7 +80,7 @@ export async function restRoutes(app: MockEsiaApp) {
     })
     app.get(`/rs/prns/:oid/${path}/:id`, { schema: { hide: true, params: ElementParams, response: responses } }, async (request, reply) => {
       await state.delay()
-      const ok = access(request, reply)
+      const ok = await access(request, reply)
       if (!ok) return reply
       const elements = list(ok.persona, ok.granted)
       if (!elements) return forbidden(reply)
