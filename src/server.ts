@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const mock = config.idp.kind === 'mock'
     ? await (await import('./mock-idp/bridge-client.js')).startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) })
     : undefined
-  const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey } : {})
+  const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey, ...(mock.gostTestKey ? { gostTestKey: mock.gostTestKey } : {}) } : {})
   await checkUpstreamIssuer(pool, upstream.issuer, { development: config.idp.kind === 'mock' })
 
   if (demo) {
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host })
   const lines = [`Мост ЕСИА (esia-bridge):      ${config.publicUrl}    (health: ${config.publicUrl}/readyz)`]
-  if (mock) lines.push(`Тестовый вход Госуслуг (mock): ${mock.url}`)
+  if (mock) lines.push(`Тестовый вход Госуслуг (mock): ${mock.url}`, `  ${mock.signature}`)
   if (demo) {
     const { startDemoJournal } = await import('./demo-journal/index.js')
     journal = await startDemoJournal({

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const lines = [
     `Mock ЕСИА (тестовый вход Госуслуг): ${mock.url}`,
     `  registered ИС ${config.idp.esia.clientId ?? 'ESIABRIDGE'} → ${bridgeCallbackUrl(config)}`,
+    `  ${mock.signature}`,
     `  token keys:  ${mock.keysUrl}   faults: ${mock.url}/mock/faults`,
     `  bridge env:  IDP_KIND=mock ESIA_URL=${mock.url}`,
   ]

@@ -5,7 +5,8 @@ import { EsiaAdapter } from './esia/adapter.js'
 import { checkCertHash } from './esia/cert-hash.js'
 import { tokenKeySource, TokenVerifier } from './esia/token-keys.js'
 import { OidcAdapter } from './oidc/adapter.js'
-import { createSigner, createTestKeySigner, defaultTestKeyFile, readTestKeyFile, testKeyCertificateHash } from './signers/index.js'
+import { boundedCommandSigner, createSigner, createTestKeySigner, defaultTestKeyFile, readTestKeyFile, testKeyCertificateHash, type EsiaSigner, type GostTestKey } from './signers/index.js'
+import { opensslGostSignCommand } from './signers/openssl-gost.js'
 import { UpstreamError, type UpstreamAdapter } from './types.js'
 
 export * from './types.js'
@@ -17,6 +18,8 @@ export * from './signers/index.js'
 export interface UpstreamDeps {
   /** The test-key signer's private key, when the caller holds it (npm start, tests); else read from ESIA_TEST_KEY_FILE. */
   testSigningKey?: KeyObject
+  /** IDP_KIND=mock with real GOST (npm start where OpenSSL has the gost engine): sign with this key through OpenSSL. */
+  gostTestKey?: GostTestKey
   fetch?: typeof fetch
   /** How soon a remote key set may be fetched again for an unknown key (default 30 s; 1 s for the mock). */
   tokenKeysCooldownMs?: number
@@ -46,15 +49,25 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
   if (!esia.url) throw new UpstreamError('configuration', 'esia_url_missing', kind === 'mock' ? 'IDP_KIND=mock: ESIA_URL must point at the bundled mock ЕСИА (startBundledMockEsia sets it)' : 'ESIA_URL is required')
 
   if (kind === 'mock') {
-    const testKey = deps.testSigningKey ?? (await readTestKeyFile(esia.testKeyFile ?? defaultTestKeyFile(config.dataDir))).privateKey
     const keys = await tokenKeySource(esia.tokenKeys ?? `${esia.url}${MOCK_KEYS_PATH}`, { ...fetchOpt, cooldownMs: deps.tokenKeysCooldownMs ?? 1000 })
+    let signer: EsiaSigner
+    let certHash: string
+    if (deps.gostTestKey) {
+      // The README's OpenSSL-GOST command, as a production system on that route runs it.
+      signer = boundedCommandSigner({ command: opensslGostSignCommand(deps.gostTestKey.keyFile), timeoutMs: esia.signerTimeoutMs, reverse: false })
+      certHash = deps.gostTestKey.certHash
+    } else {
+      const testKey = deps.testSigningKey ?? (await readTestKeyFile(esia.testKeyFile ?? defaultTestKeyFile(config.dataDir))).privateKey
+      signer = createTestKeySigner(testKey, config.env)
+      certHash = testKeyCertificateHash(testKey)
+    }
     return new EsiaAdapter({
       kind: 'mock',
       url: esia.url,
       clientId: esia.clientId ?? MOCK_ESIA_CLIENT_ID,
       scopes: esia.scopes,
-      certHash: esia.certHash ?? testKeyCertificateHash(testKey),
-      signer: createTestKeySigner(testKey, config.env),
+      certHash: esia.certHash ?? certHash,
+      signer,
       verifier: new TokenVerifier(keys),
       ...fetchOpt,
       ...timeoutOpt,

@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { UpstreamError } from '../types.js'
+import { generateGostKeyPair, gostCertificateHash } from './openssl-gost.js'
 import type { EsiaSigner } from './types.js'
 
 /**
@@ -89,3 +90,39 @@ export async function loadOrCreateTestKeyFile(file: string): Promise<TestKeyPair
 
 /** Where development keeps the test key when ESIA_TEST_KEY_FILE is not set. */
 export const defaultTestKeyFile = (dataDir: string): string => path.join(dataDir, 'mock-esia', 'test-client-key.pem')
+
+/**
+ * The development ИС's real GOST key, where OpenSSL's GOST engine is present: one PEM file under
+ * DATA_DIR holding the private key and its self-signed certificate (OpenSSL reads the key from it;
+ * the mock registers the certificate), created on first start (mode 0600) and reused.
+ */
+export interface GostTestKey {
+  keyFile: string
+  certificatePem: string
+  /** `client_certificate_hash`: GOST R 34.11-2012 (256) of the DER certificate. */
+  certHash: string
+}
+
+export const defaultGostTestKeyFile = (dataDir: string): string => path.join(dataDir, 'mock-esia', 'test-client-gost.pem')
+
+export async function loadOrCreateGostTestKeyFile(file: string): Promise<GostTestKey> {
+  const read = async (): Promise<GostTestKey> => {
+    const certificatePem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/.exec(await readFile(file, 'utf8'))?.[0]
+    if (!certificatePem) throw new Error(`${file} holds no certificate`)
+    return { keyFile: file, certificatePem, certHash: await gostCertificateHash(certificatePem) }
+  }
+  try {
+    return await read()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const pair = await generateGostKeyPair('/CN=esia-bridge development system')
+  await mkdir(path.dirname(file), { recursive: true })
+  try {
+    await writeFile(file, pair.privatePem + pair.certificatePem, { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    // Another process (the bridge or the mock) created it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  return read()
+}
