@@ -12,7 +12,8 @@ import { ProcessTimeout, runProcess, withTempDir, type ProcessResult } from './p
  * Byte order: `openssl dgst -sign` writes the 64-byte signature as s‖r, each 32 bytes big-endian
  * (gost-engine's `pack_sign_cp`, the layout of RFC 4491 §2.2.2 and TC 26's CMS recommendations),
  * and `-verify` reads the same. That is the order ЕСИА takes `client_secret` in and the order its
- * GOST3410_2012_256 tokens carry (README, «GOST byte order»: what is verified and what is assumed). CryptoPro writes the reverse.
+ * GOST3410_2012_256 tokens carry; CryptoPro writes the reverse. What of this is verified and what
+ * assumed: docs/esia.md, «GOST through OpenSSL».
  */
 
 const OPENSSL = 'openssl'
