@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import type { Pool } from './db/pool.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { rejectNulCharacters } from './http/input-guard.js'
+import { SharedRateLimitCounters } from './http/rate-limit-store.js'
 import { installSecurityHeaders } from './http/security-headers.js'
 import { createLogger, OneLinePerRequest } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
@@ -101,7 +102,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: https, signed: true },
   })
   if (config.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, { global: false, max: config.rateLimitPerMinute, timeWindow: '1 minute' })
+    // Counted in PostgreSQL, so N instances behind a balancer allow the limit once, not N times.
+    const counters = new SharedRateLimitCounters(pool, { log: app.log })
+    app.addHook('onClose', () => counters.close())
+    await app.register(rateLimit, { global: false, max: config.rateLimitPerMinute, timeWindow: '1 minute', store: counters.store() })
   }
   await app.register(swagger, {
     openapi: {
