@@ -15,6 +15,7 @@ import { installSecurityHeaders } from './http/security-headers.js'
 import { createLogger, OneLinePerRequest } from './logging.js'
 import type { ClientRegistry } from './oidc-provider/clients.js'
 import { adminPlugin } from './admin/plugin.js'
+import { drainPlugin } from './ops/drain.js'
 import { healthRoutes } from './ops/health.js'
 import { directoryRoutes } from './directory/routes.js'
 import { housekeepingPlugin } from './ops/housekeeping.js'
@@ -127,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(metricsPlugin)
   await app.register(housekeepingPlugin)
+  await app.register(drainPlugin)
   installErrorHandler(app)
   rejectNulCharacters(app)
 

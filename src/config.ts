@@ -59,6 +59,12 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
   /** ours: the proxy in front (TLS ends there): its addresses/CIDRs separated by commas, or `true` for any. */
   TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  /** ours: how often each instance re-reads the token-signing keys, so a rotation reaches it (src/oidc-provider/keys.ts). */
+  SIGNING_KEYS_REFRESH_SECONDS: Type.Number({ minimum: 1, maximum: 60, default: 60 }),
+  /** ours: after SIGTERM, how long /readyz answers 503 while requests are still served (the balancer's time to notice). */
+  SHUTDOWN_DELAY_SECONDS: Type.Number({ minimum: 0, maximum: 300, default: 5 }),
+  /** ours: then how long requests in flight may take to finish before the process exits anyway. */
+  SHUTDOWN_GRACE_SECONDS: Type.Number({ minimum: 1, maximum: 3600, default: 30 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   /** ours: ports of the bundled mock ЕСИА and demo journal started by `npm start` with IDP_KIND=mock. */
   MOCK_ESIA_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3100 }),
@@ -114,6 +120,9 @@ export interface Config {
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address. */
   trustProxy: boolean | string[]
   logLevel: Env['LOG_LEVEL']
+  signingKeysRefreshMs: number
+  /** Graceful stop on SIGTERM (src/ops/drain.ts): the drain delay, then the grace for requests in flight. */
+  shutdown: { delayMs: number; graceMs: number }
   mockEsiaPort: number
   demoJournalPort: number
 }
@@ -217,6 +226,8 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
+    signingKeysRefreshMs: env.SIGNING_KEYS_REFRESH_SECONDS * 1000,
+    shutdown: { delayMs: env.SHUTDOWN_DELAY_SECONDS * 1000, graceMs: env.SHUTDOWN_GRACE_SECONDS * 1000 },
     mockEsiaPort: env.MOCK_ESIA_PORT,
     demoJournalPort: env.DEMO_JOURNAL_PORT,
   }

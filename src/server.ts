@@ -4,6 +4,7 @@ import { buildConfig, ConfigError, parseEnv } from './config.js'
 import { openDatabase } from './db/open.js'
 import type { RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
+import { startDraining } from './ops/drain.js'
 import { checkUpstreamIssuer, UpstreamIssuerChanged } from './linking/upstream-issuer.js'
 import { ClientRegistry, demoClient, loadClientsFile } from './oidc-provider/clients.js'
 import { resolveSecrets } from './secrets.js'
@@ -45,13 +46,19 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, pool, clients, logger: log, upstream })
   let journal: RunningDemoJournal | undefined
 
-  closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+  // SIGTERM (a rolling restart): drain — /readyz 503 while still serving for the delay, then the
+  // listener closes and requests in flight get the grace to finish — then the pool closes. SIGINT
+  // is a person at a terminal: no balancer to wait for. Past delay + grace the process exits 1.
+  const { delayMs, graceMs } = config.shutdown
+  closeWithGrace({ delay: delayMs + graceMs, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error')
-    else log.info({ signal }, 'shutting down')
+    else log.info({ signal, delayMs, graceMs }, 'shutting down: draining')
+    if (signal === 'SIGTERM') await startDraining(app, delayMs)
     await journal?.close()
     await app.close()
     await mock?.close()
     await database.close()
+    log.info('stopped')
   })
 
   await app.listen({ port: config.port, host: config.host })

@@ -9,6 +9,8 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
   app.get('/healthz', { schema: { tags: ['ops'], response: { 200: Status } } }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', { schema: { tags: ['ops'], response: { 200: Status, 503: Status } } }, async (_request, reply) => {
+    // A graceful stop has begun (src/ops/drain.ts): the balancer must stop sending here.
+    if (app.lifecycle.draining) return reply.code(503).send({ status: 'draining' })
     const checks: Record<string, string> = {}
     try {
       await app.db.query('SELECT 1')
