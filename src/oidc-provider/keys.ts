@@ -18,13 +18,14 @@ export const ALG = 'ES256'
 export const JWKS_MAX_AGE_S = 300
 /** jose's default `cacheMaxAge` (10 min): verifiers may keep a JWKS at least this long. */
 const VERIFIER_CACHE_S = 600
-export const ACTIVATION_DELAY_S = VERIFIER_CACHE_S + JWKS_MAX_AGE_S
+/** Running instances re-read the table at least this often, so a rotation made elsewhere reaches them. */
+export const MAX_REFRESH_S = 60
+/** Every instance publishes a new key, then every cache has fetched it, before it signs. */
+export const ACTIVATION_DELAY_S = MAX_REFRESH_S + VERIFIER_CACHE_S + JWKS_MAX_AGE_S
 /** Longest lifetime of a token we sign (ID token 10 min; link token 5 min). */
 export const MAX_TOKEN_TTL_S = 600
 /** How long a retired key stays published after it stopped signing. */
 export const RETIRED_KEY_GRACE_S = MAX_TOKEN_TTL_S + VERIFIER_CACHE_S
-/** Running instances re-read the table this often, so a rotation made elsewhere reaches them. */
-const REFRESH_MS = 60_000
 
 // One lock for generation and rotation, so several instances starting at once create one key.
 const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('esia-bridge:signing_keys'))`
@@ -89,13 +90,14 @@ export interface SigningKeysOptions {
   encryptionSecret: string
   /** The clock every key decision and token time uses; tests set their own. */
   now?: () => Date
+  /** How often the table is re-read (at most MAX_REFRESH_S). */
   refreshMs?: number
 }
 
 /**
  * Keys as the running instance sees them: imported once, kept in memory, re-read in the background
- * every minute (stale-while-revalidate: a request never waits for the refresh unless no key can
- * sign). Nothing touches the database until the first use, so building the app stays offline.
+ * every minute or SIGNING_KEYS_REFRESH_SECONDS (stale-while-revalidate: a request never waits for
+ * the refresh unless no key can sign). Nothing touches the database until the first use, so building the app stays offline.
  */
 export class SigningKeys {
   /** Replaceable clock (tests move time instead of sleeping). */
@@ -111,7 +113,7 @@ export class SigningKeys {
     this.#db = opts.db
     this.#encKey = deriveEncryptionKey(opts.encryptionSecret)
     this.now = opts.now ?? (() => new Date())
-    this.#refreshMs = opts.refreshMs ?? REFRESH_MS
+    this.#refreshMs = Math.min(opts.refreshMs ?? MAX_REFRESH_S * 1000, MAX_REFRESH_S * 1000)
   }
 
   /** The key that signs now; generates the first key on first start. */

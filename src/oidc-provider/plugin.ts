@@ -18,7 +18,7 @@ declare module 'fastify' {
  */
 export const oidcProvider = fp(
   async (app) => {
-    app.decorate('signingKeys', new SigningKeys({ db: app.db, encryptionSecret: app.config.secrets.keysEncryptionKey }))
+    app.decorate('signingKeys', new SigningKeys({ db: app.db, encryptionSecret: app.config.secrets.keysEncryptionKey, refreshMs: app.config.signingKeysRefreshMs }))
     app.housekeeping.add({ name: 'authorization_codes', run: () => purgeExpiredCodesAndTokens(app.db) })
     app.housekeeping.add({ name: 'signing_keys', run: () => app.signingKeys.purgeExpired() })
     await app.register(discoveryRoutes)
