@@ -8,7 +8,9 @@ const MIGRATIONS_TABLE = 'schema_migrations'
 
 /**
  * Applies pending SQL migrations. node-pg-migrate takes a PostgreSQL advisory lock, so several
- * instances starting at once apply each migration exactly once.
+ * instances starting at once apply each migration exactly once: the others wait for the lock
+ * (its default is to fail, which stopped every instance but one of a region starting together)
+ * and then find nothing left to do.
  */
 export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<void> {
   await runner({
@@ -18,6 +20,7 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
     migrationsTable: MIGRATIONS_TABLE,
     singleTransaction: true,
     checkOrder: true,
+    advisoryLockMode: 'wait',
     log,
   })
 }
