@@ -15,7 +15,9 @@ export interface HttpPage {
   headers: http.IncomingHttpHeaders
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+// A connection per request: a kept-alive connection that nginx closes on a reload just as a request
+// is sent on it would fail here, where a browser would quietly retry.
+const agent = new http.Agent({ keepAlive: false, maxSockets: 256 })
 
 export function httpRequest(url: URL, opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string; timeoutMs?: number } = {}): Promise<HttpPage> {
   return new Promise((resolve, reject) => {

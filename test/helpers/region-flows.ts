@@ -124,7 +124,8 @@ export interface LoginResult {
 }
 
 /**
- * «Войти через Госуслуги» as `personaId`; when the chooser appears, picks `choose` (required then).
+ * «Войти через Госуслуги» as `personaId`; when the chooser appears, picks `choose` (without it the
+ * chooser is a failure).
  * The journal side is a stock client's: PKCE, state, nonce, the ID token verified, userinfo read.
  */
 export async function loginFlow(journal: RegionJournal, browser: HttpBrowser, personaId: string, opts: { choose?: string } = {}): Promise<LoginResult> {
@@ -141,7 +142,7 @@ export async function loginFlow(journal: RegionJournal, browser: HttpBrowser, pe
   let landed = expectStatus(await browser.get(callback), 303, 'callback')
   let chooser = false
   if (landed.location?.startsWith('/login/')) {
-    if (!opts.choose) throw new FlowError(`the chooser appeared for ${personaId}, who has one card`)
+    if (!opts.choose) throw new FlowError(`the chooser appeared for ${personaId}, not expected`)
     chooser = true
     const page = expectStatus(await browser.follow(landed), 200, 'chooser')
     if (!page.body.includes('Выберите организацию')) throw new FlowError('the chooser page does not ask «Выберите организацию»')
