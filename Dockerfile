@@ -31,5 +31,7 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node receives SIGTERM directly (no shell in between) and closes gracefully (close-with-grace).
+# Node receives SIGTERM directly (no shell in between) and drains before it exits: /readyz 503,
+# SHUTDOWN_DELAY_SECONDS (5) still serving, then up to SHUTDOWN_GRACE_SECONDS (30) for requests in
+# flight. Give the runtime that long before it kills (docker-compose.yml: stop_grace_period).
 CMD ["node", "dist/server.js"]

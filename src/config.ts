@@ -73,6 +73,9 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>
 
+/** Every variable the service reads (deployment manifests are checked against it). */
+export const ENV_NAMES: readonly string[] = Object.keys(EnvSchema.properties)
+
 export type IdpKind = Env['IDP_KIND']
 export type SignerKind = Env['ESIA_SIGNER']
 
