@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool } from '../../src/db/pool.js'
 import { SharedRateLimitCounters } from '../../src/http/rate-limit-store.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
+import { untilEarlyInMinute } from '../helpers/clock.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 
 const MINUTE = 60_000
@@ -98,6 +99,8 @@ describe('the public endpoints limited across two instances of the bridge', () =
   })
 
   it('refuses a client that spent the limit on the other instance, from its next flush on', async () => {
+    // Counts start again with each clock minute: begin early in one.
+    await untilEarlyInMinute()
     const hits = async () => (await db.pool.query<{ n: number }>('SELECT coalesce(sum(hits), 0)::int AS n FROM rate_limit_hits')).rows[0]!.n
     const probe = (t: TestApp, ip = '192.0.2.44') => t.app.inject({ url: '/no/such/page', remoteAddress: ip })
     for (let i = 0; i < 10; i++) expect((await probe(b)).statusCode).toBe(404)
@@ -109,5 +112,5 @@ describe('the public endpoints limited across two instances of the bridge', () =
     await expect.poll(hits, { timeout: 10_000 }).toBe(12)
     expect((await probe(a)).statusCode).toBe(429)
     expect((await probe(a, '192.0.2.45')).statusCode).toBe(404)
-  })
+  }, 90_000)
 })
