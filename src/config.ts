@@ -17,7 +17,8 @@ const EnvSchema = Type.Object({
   IDP_KIND: Type.Union([Type.Literal('mock'), Type.Literal('esia'), Type.Literal('oidc')], { default: 'mock' }),
   ESIA_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   ESIA_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
-  ESIA_SCOPES: Type.String({ default: 'openid fullname birthdate snils' }),
+  /** Kid scopes let the bridge confirm a parent's children (src/flows/guardians.ts); drop them if the ИС is not approved for them. */
+  ESIA_SCOPES: Type.String({ default: 'openid fullname birthdate snils kid_fullname kid_birthdate kid_snils' }),
   ESIA_CERT_HASH: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{64}$' })),
   /** ours: the ИС's certificate (PEM or DER); when set, start-up checks ESIA_CERT_HASH against it. */
   ESIA_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
@@ -44,6 +45,8 @@ const EnvSchema = Type.Object({
   OIDC_CLAIM_BIRTHDATE: Type.String({ default: 'birthdate' }),
   OIDC_CLAIM_MIDDLE_NAME: Type.String({ default: 'middle_name' }),
   OIDC_CLAIM_TRUSTED: Type.String({ default: 'trusted' }),
+  /** A parent's children: an array of `{family_name, given_name, middle_name, birthdate, snils}`. */
+  OIDC_CLAIM_CHILDREN: Type.String({ default: 'children' }),
   CLIENTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   SNILS_HMAC_KEY: Type.Optional(Type.String({ minLength: 32 })),
   /** ours: signs browser-binding cookies and CSRF secrets. */
@@ -55,6 +58,8 @@ const EnvSchema = Type.Object({
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
   /** Delivered and refused events, and SETs a polling journal never acknowledged, are kept this long (src/events/). */
   EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
+  /** ours: a confirmed parent's children are compared with Госуслуги again at a login this long after the last time (docs/decisions). */
+  GUARDIAN_RECHECK_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
   /** ours: the proxy in front (TLS ends there): its addresses/CIDRs separated by commas, or `true` for any. */
@@ -110,7 +115,7 @@ export interface Config {
       clientId: string | undefined
       clientSecret: string | undefined
       scopes: string
-      claims: { snils: string; birthdate: string; middleName: string; trusted: string }
+      claims: { snils: string; birthdate: string; middleName: string; trusted: string; children: string }
     }
   }
   clientsFile: string | undefined
@@ -119,6 +124,7 @@ export interface Config {
   autoLinkOnLogin: boolean
   failedAttemptRetentionDays: number
   eventsRetentionDays: number
+  guardianRecheckHours: number
   rateLimitPerMinute: number
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address. */
   trustProxy: boolean | string[]
@@ -217,6 +223,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
           birthdate: env.OIDC_CLAIM_BIRTHDATE,
           middleName: env.OIDC_CLAIM_MIDDLE_NAME,
           trusted: env.OIDC_CLAIM_TRUSTED,
+          children: env.OIDC_CLAIM_CHILDREN,
         },
       },
     },
@@ -226,6 +233,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
     autoLinkOnLogin: toBool(env.AUTO_LINK_ON_LOGIN, true),
     failedAttemptRetentionDays: env.FAILED_ATTEMPT_RETENTION_DAYS,
     eventsRetentionDays: env.EVENTS_RETENTION_DAYS,
+    guardianRecheckHours: env.GUARDIAN_RECHECK_HOURS,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,

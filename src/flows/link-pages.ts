@@ -1,5 +1,5 @@
-import { describeReason, describeReasons } from '../matching/messages.js'
-import type { LinkOutcome } from '../oidc-provider/codes.js'
+import { CHILDREN_LINKED, childStateText, describeChildren, describeReason, describeReasons, type ReasonMessage } from '../matching/messages.js'
+import type { LinkedChildren, LinkOutcome } from '../oidc-provider/codes.js'
 import { html } from '../web/html.js'
 import { page } from '../web/layout.js'
 import { journalLink, messagePage, OTHER_BROWSER, postButton } from './pages.js'
@@ -48,6 +48,36 @@ ${postButton(`${linkPath(opts.intentId)}/cancel`, opts.csrfToken, CONFIRMATION.c
 export function resultPage(opts: { intentId: string; outcome: LinkOutcome; csrfToken: string }): string {
   const messages = opts.outcome.result === 'cancelled' ? [describeReason('cancelled', 'link')] : describeReasons(opts.outcome.reasons, 'link')
   return messagePage(messages, postButton(`${linkPath(opts.intentId)}/return`, opts.csrfToken, CONFIRMATION.back))
+}
+
+/** A child as the journal has it: what the linked parent's page lists (the parent sees these in the journal). */
+export interface JournalChildName {
+  id: string
+  lastName: string
+  firstName: string
+  middleName: string | null
+}
+
+const stepsOf = (m: ReasonMessage) =>
+  html`<h3>${m.title}</h3><p>${m.text}</p><ol class="steps">${m.steps.map((step) => html`<li>${step}</li>`)}</ol>`
+
+/**
+ * Linked, and some of the parent's children Госуслуги could not confirm: the link is done (said
+ * first, as good news), then each such child with what is wrong, then where to look — at school and
+ * under «Семья и дети» on Госуслуги — and the way back, which mints the code.
+ */
+export function linkedChildrenPage(opts: { intentId: string; children: LinkedChildren; names: JournalChildName[]; csrfToken: string }): string {
+  const byId = new Map(opts.names.map((n) => [n.id, n]))
+  const fullName = (n: JournalChildName | undefined) => (n ? [n.lastName, n.firstName, n.middleName].filter(Boolean).join(' ') : '')
+  const body = html`<section class="card" aria-labelledby="page-title">
+<h1 id="page-title">${CHILDREN_LINKED.title}</h1>
+<div class="notice ok" role="status"><p>${CHILDREN_LINKED.text}</p></div>
+<h2>${CHILDREN_LINKED.childrenTitle}</h2>
+<ul class="children">${opts.children.unconfirmed.map((c) => html`<li><strong>${fullName(byId.get(c.childId))}</strong> — ${childStateText(c.state, c.reasons)}</li>`)}</ul>
+${describeChildren(opts.children.unconfirmed, opts.children.withheld).map(stepsOf)}
+<div class="actions">${postButton(`${linkPath(opts.intentId)}/return`, opts.csrfToken, CONFIRMATION.back)}</div>
+</section>`
+  return page({ title: CHILDREN_LINKED.title, body })
 }
 
 /** The intent is unknown, expired or already used. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { withTransaction, type PoolClient } from '../db/pool.js'
 import { publicRateLimit } from '../http/rate-limit.js'
+import { cardNames } from '../guardians/checks.js'
 import { writeAudit } from '../linking/audit.js'
 import { recordFailedAttempt } from '../linking/failed-attempts.js'
 import { findLink, LinkConflictError, saveLink } from '../linking/links.js'
@@ -15,10 +16,11 @@ import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
 import { bindBrowser, browserHash } from './browser.js'
 import { registerCallbackFinisher, type CallbackContext } from './callback.js'
 import { consumeLinkIntent, lockLinkIntent, openLinkIntent, purgeLinkIntents, readyLinkIntent, returnLinkIntent, type LinkIntent } from './link-intents.js'
-import { confirmationPage, intentGonePage, otherBrowserPage, resultPage, upstreamStartFailedPage } from './link-pages.js'
+import { confirmationPage, intentGonePage, linkedChildrenPage, otherBrowserPage, resultPage, upstreamStartFailedPage } from './link-pages.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
 import { htmlErrorHandler, sendPage } from './pages.js'
-import { personOf, startUpstream, type PersonResult } from './upstream-leg.js'
+import { cardChildren, checkChildren, registerGuardianPurge } from './guardians.js'
+import { personOf, startUpstream, type PersonResult, type UpstreamResult } from './upstream-leg.js'
 
 /**
  * The link flow, «Привязать пользователя портала гос. услуг» (DESIGN.md §1, seed 001), step by step:
@@ -29,9 +31,11 @@ import { personOf, startUpstream, type PersonResult } from './upstream-leg.js'
  *   3. callback  GET  /auth/callback     (callback.ts) takes the flow state once and asks the upstream → finishLink
  *   4. match     the verified person against this intent's journal user, field by field
  *   5. decide    linked, or failed with reasons (a conflict on saving is a failure too)
- *   6. record    link + audit, or audit + failed attempt, with the intent's end, in one transaction
- *   7. finish    linked → the journal's redirect_uri?code&state&iss; failed → the result page, whose
- *                «Вернуться в журнал» (POST /link/{id}/return) mints the code then
+ *   6. record    link + audit (and a parent's children compared with Госуслуги, guardians.ts), or
+ *                audit + failed attempt, with the intent's end, in one transaction
+ *   7. finish    linked → the journal's redirect_uri?code&state&iss; failed, or linked with children
+ *                Госуслуги could not confirm → the result page, whose «Вернуться в журнал»
+ *                (POST /link/{id}/return) mints the code then
  *
  * The journal redeems the code at /oauth2/token for a link token saying what happened.
  */
@@ -74,8 +78,14 @@ async function show(app: FastifyInstance, request: IntentRequest, reply: Fastify
     case 'expired':
     case 'done':
       return sendPage(reply, 410, intentGonePage(journalHome(view.intent)))
-    case 'result':
-      return sendPage(reply, 200, resultPage({ intentId: view.intent.id, outcome: view.intent.outcome, csrfToken: reply.generateCsrf() }))
+    case 'result': {
+      const { outcome } = view.intent
+      if (outcome.result === 'linked' && outcome.children) {
+        const names = await cardNames(app.db, outcome.children.unconfirmed.map((c) => c.childId))
+        return sendPage(reply, 200, linkedChildrenPage({ intentId: view.intent.id, children: outcome.children, names, csrfToken: reply.generateCsrf() }))
+      }
+      return sendPage(reply, 200, resultPage({ intentId: view.intent.id, outcome, csrfToken: reply.generateCsrf() }))
+    }
     case 'ready': {
       const { intent } = view
       const linked = (await findLink(app.db, intent.journalUserId)) !== undefined
@@ -183,14 +193,37 @@ async function recordFailure(app: FastifyInstance, tx: PoolClient, { intent, car
   return { result: 'failed', reasons, evidence, replaced: false }
 }
 
-async function decideAndRecord(app: FastifyInstance, tx: PoolClient, attempt: Attempt, verdict: Verdict, upstream: PersonResult): Promise<LinkOutcome> {
+async function decideAndRecord(app: FastifyInstance, tx: PoolClient, attempt: Attempt, verdict: Verdict, upstream: PersonResult, login: UpstreamResult): Promise<LinkOutcome> {
   if (verdict.link) {
     const saved = await trySaveLink(tx, attempt.intent, verdict)
-    if ('result' in saved) return saved
+    if ('result' in saved) return { ...saved, ...(await checkLinkedChildren(app, tx, attempt.intent, verdict.person, login)) }
     return recordFailure(app, tx, attempt, [saved.conflict], verdict.evidence, saved.otherJournalUserId ? { other_journal_user_id: saved.otherJournalUserId } : {})
   }
   const upstreamDetails = upstream.ok ? { upstream_issuer: upstream.person.issuer } : { upstream_error: upstream.error.kind }
   return recordFailure(app, tx, attempt, verdict.reasons, verdict.evidence, upstreamDetails)
+}
+
+/**
+ * A parent's children, compared at every link (src/flows/guardians.ts) with the children that came
+ * with the person. Their state never decides the link; it goes into the link token and, when a
+ * child could not be confirmed, onto a result page before the way back.
+ */
+async function checkLinkedChildren(app: FastifyInstance, tx: PoolClient, intent: LinkIntent, person: VerifiedPerson, login: UpstreamResult): Promise<Pick<LinkOutcome, 'children'>> {
+  if (!login.ok) return {}
+  await checkChildren(app, tx, { subject: person.subject, kids: person.kids, trigger: 'link', clientId: intent.clientId })
+  const children = await cardChildren(tx, intent.journalUserId)
+  return children ? { children: { ...children, withheld: login.login.childrenAccess === 'withheld' } } : {}
+}
+
+/**
+ * Whether a linked parent should read about the children before going back: a child whose data
+ * differs or who is not among the children on Госуслуги, or children not checked because the
+ * person did not allow it. Not when the installation never asked Госуслуги for children.
+ */
+function childrenNeedAWord(outcome: LinkOutcome): boolean {
+  const children = outcome.children
+  if (outcome.result !== 'linked' || !children) return false
+  return children.unconfirmed.some((c) => c.state !== 'unchecked') || (children.withheld && children.unconfirmed.length > 0)
 }
 
 // ── 3 → 7. the callback's finisher ──────────────────────────────────────────────────────────────
@@ -204,10 +237,11 @@ async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request,
     const intent = intentId ? await lockLinkIntent(tx, intentId) : undefined
     if (!intent) return undefined
     const attempt: Attempt = { intent, card: await loadCardForMatching(tx, intent.journalUserId, { lock: true }), person: upstream.ok ? upstream.person : null }
-    const outcome = await decideAndRecord(app, tx, attempt, match(app, attempt.card, upstream), upstream)
-    const linked = outcome.result === 'linked'
-    await consumeLinkIntent(tx, intent.id, outcome, linked)
-    return { intent, outcome, code: linked ? await mintLinkCode(tx, intent, outcome) : undefined }
+    const outcome = await decideAndRecord(app, tx, attempt, match(app, attempt.card, upstream), upstream, login)
+    // Straight back when linked, unless the children need a word first (the result page mints the code then).
+    const straightBack = outcome.result === 'linked' && !childrenNeedAWord(outcome)
+    await consumeLinkIntent(tx, intent.id, outcome, straightBack)
+    return { intent, outcome, code: straightBack ? await mintLinkCode(tx, intent, outcome) : undefined }
   })
   if (!ended) return sendPage(reply, 410, intentGonePage(undefined))
 
@@ -215,7 +249,7 @@ async function finishLink(app: FastifyInstance, metrics: FlowMetrics, { request,
   metrics.finished('link', outcome.result)
   request.log.info({ result: outcome.result, reasons: outcome.reasons, client: intent.clientId }, 'link flow finished')
   if (code) return backToJournal(app, reply, intent, code)
-  metrics.failed('link', outcome.reasons)
+  if (outcome.result !== 'linked') metrics.failed('link', outcome.reasons)
   // Post/redirect/get: the result page survives a reload, and the code is minted when the person leaves.
   return reply.redirect(`/link/${intent.id}`, 303)
 }
@@ -236,6 +270,7 @@ async function returnToJournal(app: FastifyInstance, request: IntentRequest, rep
 export async function linkFlowRoutes(app: FastifyInstance): Promise<void> {
   const metrics = flowMetrics(app)
   app.housekeeping.add({ name: 'link_intents', run: () => purgeLinkIntents(app.db) })
+  registerGuardianPurge(app)
   registerCallbackFinisher(app, 'link', (ctx) => finishLink(app, metrics, ctx))
 
   const page = { schema: { hide: true, params: IntentParams }, config: publicRateLimit(app), errorHandler: htmlErrorHandler('link') }

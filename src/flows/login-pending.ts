@@ -40,8 +40,9 @@ interface Row {
   auth: LoginAuth | null
   candidates: string[]
   reasons: string[]
+  children: boolean
 }
-const COLUMNS = 'id, kind, client_id, redirect_uri, client_state, nonce, code_challenge, upstream_subject, auth, candidates, reasons'
+const COLUMNS = 'id, kind, client_id, redirect_uri, client_state, nonce, code_challenge, upstream_subject, auth, candidates, reasons, children'
 
 function toPending(r: Row): PendingLogin {
   const request = { clientId: r.client_id, redirectUri: r.redirect_uri, state: r.client_state }
@@ -49,7 +50,7 @@ function toPending(r: Row): PendingLogin {
   return {
     id: r.id,
     kind: 'choose',
-    request: { ...request, nonce: r.nonce!, codeChallenge: r.code_challenge! },
+    request: { ...request, nonce: r.nonce!, codeChallenge: r.code_challenge!, children: r.children },
     subject: r.upstream_subject!,
     auth: r.auth!,
     candidates: r.candidates,
@@ -60,8 +61,8 @@ export async function savePendingLogin(db: Queryable, browser: BrowserHash, pend
   const id = randomBytes(32).toString('base64url')
   const choose = pending.kind === 'choose' ? pending : undefined
   await db.query(
-    `INSERT INTO pending_logins (id, browser_hash, kind, client_id, redirect_uri, client_state, nonce, code_challenge, upstream_subject, auth, candidates, reasons, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + make_interval(secs => $13))`,
+    `INSERT INTO pending_logins (id, browser_hash, kind, client_id, redirect_uri, client_state, nonce, code_challenge, upstream_subject, auth, candidates, reasons, expires_at, children)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + make_interval(secs => $13), $14)`,
     [
       id,
       browser,
@@ -76,6 +77,7 @@ export async function savePendingLogin(db: Queryable, browser: BrowserHash, pend
       choose?.candidates ?? [],
       pending.kind === 'failed' ? pending.reasons : [],
       PENDING_LOGIN_TTL_S,
+      choose?.request.children ?? false,
     ],
   )
   return id

@@ -1,4 +1,5 @@
 import type { PoolClient, Queryable } from '../db/pool.js'
+import { childrenClaimsSql } from '../guardians/checks.js'
 import { writeAudit } from '../linking/audit.js'
 import { recordFailedAttempt } from '../linking/failed-attempts.js'
 import type { GroupRejection } from '../matching/candidates.js'
@@ -56,18 +57,21 @@ export interface SuccessfulLogin {
  * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts), writeAudit
  * (src/linking/audit.ts) and login_sessions (src/events/sessions.ts); they are written here as one
  * statement instead of three or four calls.
+ * A journal that asked for scope `children` gets a parent's confirmed children in the payload from
+ * the same statement (src/guardians/checks.ts); no other login reads them.
  */
 const ISSUE_CODE = `WITH seen AS (
              UPDATE links SET last_login_at = now() WHERE journal_user_id = $1 AND upstream_subject = $2 RETURNING organization_id
            ), code AS (
              INSERT INTO authorization_codes (code_hash, kind, client_id, redirect_uri, journal_user_id, code_challenge, nonce, payload, expires_at)
-             SELECT $3, 'login', $4, $5, $1, $6, $7, $8, now() + make_interval(secs => $9) FROM seen
+             SELECT $3, 'login', $4, $5, $1, $6, $7, $8::jsonb || CASE WHEN $11 THEN ${childrenClaimsSql('$1', '$2')} ELSE '{}'::jsonb END,
+                    now() + make_interval(secs => $9) FROM seen
            )`
 const RECORD_AUDIT = `
            INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
            SELECT 'login.succeeded', 'person', $2, $1, organization_id, $2, $10 FROM seen`
 const RECORD_SESSION = `, session AS (
-             INSERT INTO login_sessions (sid, client_id, journal_user_id, browser_hash) SELECT $11, $4, $1, $12 FROM seen
+             INSERT INTO login_sessions (sid, client_id, journal_user_id, browser_hash) SELECT $12, $4, $1, $13 FROM seen
            )`
 
 export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, session?: { browser: BrowserHash | undefined }): Promise<string | undefined> {
@@ -85,6 +89,8 @@ export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, sess
     JSON.stringify({ ...loginClaims(card, login.auth), sid }),
     CODE_TTL_S,
     JSON.stringify({ ...login.details, client_id: request.clientId, acr: login.auth.acr }),
+    // Scope `children` on a parent card: the children Госуслуги confirmed (src/guardians/checks.ts).
+    request.children && card.role === 'parent',
   ]
   const { rowCount } = await db.query(
     session

@@ -10,6 +10,7 @@ import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
 import { bindBrowser, browserHash, type BrowserHash } from './browser.js'
 import { registerCallbackFinisher, type CallbackContext } from './callback.js'
 import { chooserPage, rememberChoice, rememberedChoice } from './chooser.js'
+import { checkChildrenAtLogin } from './guardians.js'
 import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
 import { badJournalRequestPage, loginFailedPage, loginGonePage, upstreamStartFailedPage } from './login-pages.js'
 import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
@@ -26,7 +27,8 @@ import { personOf, startUpstream } from './upstream-leg.js'
  *                                               Госуслуги with our own state and nonce kept server-side, browser-bound
  *   2. callback   GET  /auth/callback           (callback.ts) takes the flow state once and asks the upstream → finishLogin
  *   3. account    may this account log in at all? (the upstream's refusal; a child without the parent's consent)
- *   4. cards      the journal users linked to the subject; none → auto-link by strong evidence (login-cards.ts)
+ *   4. cards      the journal users linked to the subject; none → auto-link by strong evidence (login-cards.ts);
+ *                 a parent's children compared with Госуслуги again when due (guardians.ts)
  *   5. decide     one card → finish; several, or prompt=select_account → the chooser; none → the failure page
  *   6. choose     GET  /login/{id}  «Выберите организацию» (chooser.ts); POST /login/{id}/choose checks the
  *                                   choice against the candidates kept server-side
@@ -136,9 +138,14 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     method = 'auto'
   }
 
+  // A parent's children compared with Госуслуги again, when due (guardians.ts); never for anyone else.
+  await checkChildrenAtLogin(app, { subject: account.subject, ...upstream.login }, cards, login.clientId).catch((err: unknown) => {
+    request.log.warn({ err }, 'children could not be compared at login')
+  })
+
   // 5. decide
   const auth: LoginAuth = { auth_time: account.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(person ?? account), method }
-  const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge }
+  const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge, children: login.children }
   if (cards.length === 1 && !login.selectAccount) {
     return finish(app, metrics, request, reply, { request: answered, card: cards[0]!, subject: account.subject, auth, details: { method, chooser: false } })
   }

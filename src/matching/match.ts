@@ -37,12 +37,21 @@ export function accountReason(person: Pick<VerifiedPerson, 'level' | 'trusted' |
 }
 
 export function prepareMatchSubject(person: VerifiedPerson, snilsHmac: Buffer | null): MatchSubject {
+  return prepareSubject(person, snilsHmac, accountReason(person))
+}
+
+/** Someone's data as ЕСИА gives it (a person, or one of a parent's children), normalised once. */
+export function prepareSubject(
+  data: Pick<VerifiedPerson, 'lastName' | 'firstName' | 'middleName' | 'birthDate'>,
+  snilsHmac: Buffer | null,
+  reason: MatchSubject['accountReason'] = null,
+): MatchSubject {
   return {
-    accountReason: accountReason(person),
-    lastName: normalizeName(person.lastName),
-    firstName: normalizeName(person.firstName),
-    middleName: normalizeMiddleName(person.middleName),
-    birthDate: person.birthDate || null,
+    accountReason: reason,
+    lastName: normalizeName(data.lastName),
+    firstName: normalizeName(data.firstName),
+    middleName: normalizeMiddleName(data.middleName),
+    birthDate: data.birthDate || null,
     snilsHmac: snilsHmac && snilsHmac.length > 0 ? snilsHmac : null,
   }
 }

@@ -363,3 +363,85 @@ export function upstreamErrorReason(err: { kind: string; code: string }): `idp_e
   if (err.kind === 'unavailable') return 'idp_error:unavailable'
   return `idp_error:${CODE_WORD.test(err.code) ? err.code : err.kind}`
 }
+
+// ── A linked parent's children (src/flows/guardians.ts, src/matching/children.ts) ────────────────
+// The link stands whatever these say; they explain why Госуслуги did not confirm a child, and
+// where to look: the journal's data at school, and the «Семья и дети» section of the profile on
+// Госуслуги, where a parent adds a child; the data is checked against ЕГР ЗАГС and the child's
+// SNILS found automatically, which takes from minutes to five working days (docs/sources.md:
+// the schools' instructions on children's accounts). Field names, never values.
+
+/** A linked parent's children states that a page explains (`confirmed` needs no words). */
+export type ChildState = 'mismatch' | 'not_in_esia' | 'unchecked'
+
+/** Above the children: the link is done; not every child could be confirmed. */
+export const CHILDREN_LINKED = {
+  title: 'Госуслуги привязаны',
+  text: 'Теперь вы можете входить в журнал через Госуслуги. Но не всех детей удалось подтвердить по данным Госуслуг, поэтому журнал не получит от нас подтверждения, что это ваши дети.',
+  childrenTitle: 'Дети в журнале',
+} as const
+
+const FAMILY_SECTION = '«Семья и дети»'
+const CHILD_STEP = {
+  school: 'В школе: попросите классного руководителя сверить ФИО, дату рождения и СНИЛС ребёнка в журнале со свидетельством о рождении и СНИЛС ребёнка.',
+  gosuslugi: `На Госуслугах: откройте профиль, раздел ${FAMILY_SECTION}, и проверьте данные ребёнка — ФИО, дату рождения и СНИЛС. Если СНИЛС ребёнка там нет, добавьте его: проверка может занять до пяти рабочих дней.`,
+  again: `Когда данные исправят, снова нажмите ${LOGIN_BUTTON}: мы сверим детей ещё раз.`,
+} as const
+
+/** «Не совпадает: имя», «Нет на Госуслугах», «Не проверено»: one child's state in a list. */
+export function childStateText(state: ChildState, reasons: readonly string[]): string {
+  if (state === 'not_in_esia') return `Нет в разделе ${FAMILY_SECTION} на Госуслугах`
+  if (state === 'unchecked') return 'Не проверено'
+  const differ = MATCH_FIELDS.filter((f) => reasons.includes(`mismatch:${f}`)).map((f) => FIELD_NAMES_RU[f])
+  const missing = MATCH_FIELDS.filter((f) => reasons.includes(`missing:${f}`)).map((f) => FIELD_NAMES_RU[f])
+  return [differ.length ? `Не совпадает: ${listRu(differ)}` : '', missing.length ? `Не хватает данных: ${listRu(missing)}` : ''].filter(Boolean).join('. ')
+}
+
+/**
+ * What to check, for the children that could not be confirmed, one message per kind of problem
+ * (differing data, a child not on Госуслуги, children's data not shared): where to look at school
+ * and on Госуслуги under «Семья и дети».
+ */
+export function describeChildren(children: readonly { state: ChildState; reasons: readonly string[] }[], withheld: boolean): ReasonMessage[] {
+  const messages: ReasonMessage[] = []
+  const mismatched = children.filter((c) => c.state === 'mismatch')
+  if (mismatched.length > 0) {
+    const reasons = mismatched.flatMap((c) => c.reasons)
+    const differ = MATCH_FIELDS.filter((f) => reasons.includes(`mismatch:${f}`))
+    const missing = MATCH_FIELDS.filter((f) => reasons.includes(`missing:${f}`) && !differ.includes(f))
+    const text = [
+      differ.length ? `В журнале и на Госуслугах по-разному записаны: ${listRu(differ.map((f) => FIELD_NAMES_RU[f]))}.` : '',
+      missing.length ? `Для подтверждения ФИО, дата рождения и СНИЛС ребёнка должны быть и в журнале, и на Госуслугах, а сейчас где-то не хватает: ${listRu(missing.map((f) => FIELD_NAMES_RU[f]))}.` : '',
+    ].filter(Boolean).join(' ')
+    messages.push({
+      codes: [...new Set(reasons)] as MessageCode[],
+      title: mismatched.length === 1 ? 'Данные ребёнка не совпадают' : 'Данные детей не совпадают',
+      text,
+      steps: [CHILD_STEP.school, CHILD_STEP.gosuslugi, 'Ошибку в журнале исправляет школа, ошибку на Госуслугах — вы сами в профиле.', CHILD_STEP.again],
+      operator: `A journal child's card and the child on Госуслуги differ (${differ.join(', ') || 'none'}) or lack data for confirmation (${missing.join(', ') || 'none'}); confirmation needs SNILS, full name and birth date on both sides. Compare the card with the birth certificate; the console shows ЕСИА's birth date or which card holds ЕСИА's SNILS for a differing one.`,
+    })
+  }
+  if (children.some((c) => c.state === 'not_in_esia')) {
+    messages.push({
+      codes: [],
+      title: 'Ребёнка нет среди ваших детей на Госуслугах',
+      text: `Ребёнка из журнала нет в разделе ${FAMILY_SECTION} вашего профиля на Госуслугах, поэтому мы не можем подтвердить, что вы его родитель.`,
+      steps: [
+        `На Госуслугах: откройте профиль, раздел ${FAMILY_SECTION}, и добавьте ребёнка по свидетельству о рождении. Госуслуги проверят данные, это может занять несколько дней.`,
+        'Если это не ваш ребёнок или вы его опекун, сообщите в школу: подтвердить опеку через Госуслуги нельзя, в журнале её отмечает школа.',
+        CHILD_STEP.again,
+      ],
+      operator: 'The journal lists this child under the parent card, but ЕСИА does not list the child among the parent\'s children (none of them agrees on SNILS, or on birth date and a name, or on the full name). Either the parent has not added the child on Госуслуги, or the journal relation is wrong (a guardian, a step-parent, a mistake).',
+    })
+  }
+  if (withheld && children.some((c) => c.state === 'unchecked')) {
+    messages.push({
+      codes: [],
+      title: 'Данные детей не переданы',
+      text: 'На Госуслугах не было разрешено передать данные ваших детей, поэтому мы не сверили детей в журнале. На привязку это не влияет.',
+      steps: [`В следующий раз на странице Госуслуг разрешите передать ФИО, даты рождения и СНИЛС детей: тогда мы сверим их при входе через ${LOGIN_BUTTON}.`],
+      operator: 'The person did not grant the kid scopes (kid_fullname, kid_birthdate, kid_snils): relations stay unchecked until a login that grants them.',
+    })
+  }
+  return messages
+}

@@ -32,7 +32,10 @@ export const ESIA_PERSON_SCOPES = new Set([
 export const ESIA_KID_SCOPES = new Set(['kid_fullname', 'kid_birthdate', 'kid_snils', 'kid_gender', 'kid_inn', 'kid_birth_cert_doc', 'kid_medical_doc'])
 export const isKnownEsiaScope = (s: string): boolean => s === 'openid' || ESIA_PERSON_SCOPES.has(s) || ESIA_KID_SCOPES.has(s)
 
-/** Standard side: `profile` carries names and birth date, `snils` the SNILS; `trusted` always comes. */
-export const OIDC_SCOPES = new Set(['openid', 'profile', 'snils'])
+/**
+ * Standard side: `profile` carries names and birth date, `snils` the SNILS, the kid scopes (named as
+ * at ЕСИА, as a broker passing them through would) a `children` claim; `trusted` always comes.
+ */
+export const OIDC_SCOPES = new Set(['openid', 'profile', 'snils', 'kid_fullname', 'kid_birthdate', 'kid_snils'])
 
 export const splitScopes = (scope: string): string[] => scope.split(' ').filter(Boolean)

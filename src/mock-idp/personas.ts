@@ -34,8 +34,13 @@ const Persona = Type.Object({
   trusted: Type.Boolean(),
   /** KD only: has a parent consented in «Согласия и доверенности» (seed 003)? */
   childConsent: Type.Optional(Type.Boolean()),
-  /** `decline`: the person presses «Отказать» on the consent step (ESIA-007004). */
-  behaviour: Type.Optional(Type.Literal('decline')),
+  /**
+   * `decline`: the person presses «Отказать» on the consent step (ESIA-007004). `decline-kids`: the
+   * person logs in but does not let the children's data go — the tokens grant no `kid_*` scope.
+   * Whether ЕСИА's consent page lets a person leave out some scopes is unverified; the same tokens
+   * come when the ИС is not approved for the kid scopes.
+   */
+  behaviour: Type.Optional(Type.Union([Type.Literal('decline'), Type.Literal('decline-kids')])),
   lastName: Type.String({ minLength: 1 }),
   firstName: Type.String({ minLength: 1 }),
   middleName: Type.Optional(Type.String({ minLength: 1 })),

@@ -46,6 +46,8 @@ export interface LoginRequest {
   codeChallenge: string
   /** `prompt=select_account`: show the chooser even for one journal user. */
   selectAccount: boolean
+  /** Scope `children`: the ID token and userinfo carry a parent's children confirmed by Госуслуги. */
+  children: boolean
 }
 
 /** Before the redirect can be trusted: the journal's registration does not allow this request. */
@@ -93,7 +95,8 @@ export function checkAuthorizeRequest(clients: ClientRegistry, q: AuthorizeQuery
   if (!q.response_type) return refuse('invalid_request', 'response_type is required')
   if (q.response_type !== 'code') return refuse('unsupported_response_type', 'Only response_type=code is supported')
   if (q.response_mode !== undefined && q.response_mode !== 'query') return refuse('invalid_request', 'Only response_mode=query is supported')
-  if (!q.scope?.split(' ').includes('openid')) return refuse('invalid_scope', 'scope must include openid')
+  const scopes = (q.scope ?? '').split(' ')
+  if (!scopes.includes('openid')) return refuse('invalid_scope', 'scope must include openid')
   if (!q.state) return refuse('invalid_request', 'state is required')
   if (!state) return refuse('invalid_request', `state must be at most ${MAX_STATE} printable ASCII characters`)
   if (!q.nonce) return refuse('invalid_request', 'nonce is required')
@@ -114,17 +117,17 @@ export function checkAuthorizeRequest(clients: ClientRegistry, q: AuthorizeQuery
   return {
     ok: true,
     client,
-    request: { clientId: client.clientId, redirectUri, state, nonce: q.nonce, codeChallenge: q.code_challenge, selectAccount: prompts.has('select_account') },
+    request: { clientId: client.clientId, redirectUri, state, nonce: q.nonce, codeChallenge: q.code_challenge, selectAccount: prompts.has('select_account'), children: scopes.includes('children') },
   }
 }
 
 /** The saved request back from flow_states, or undefined when the row does not hold one. */
 export function loginRequestOf(saved: Record<string, unknown> | null): LoginRequest | undefined {
   if (!saved) return undefined
-  const { clientId, redirectUri, state, nonce, codeChallenge, selectAccount } = saved
+  const { clientId, redirectUri, state, nonce, codeChallenge, selectAccount, children } = saved
   if (typeof clientId !== 'string' || typeof redirectUri !== 'string' || typeof state !== 'string') return undefined
   if (typeof nonce !== 'string' || typeof codeChallenge !== 'string' || typeof selectAccount !== 'boolean') return undefined
-  return { clientId, redirectUri, state, nonce, codeChallenge, selectAccount }
+  return { clientId, redirectUri, state, nonce, codeChallenge, selectAccount, children: children === true }
 }
 
 /**

@@ -18,6 +18,20 @@ export interface LinkOutcome {
   reasons: ReasonCode[]
   evidence: MatchField[]
   replaced: boolean
+  /** A linked parent card with children in the journal: what Госуслуги said of them (src/flows/guardians.ts). */
+  children?: LinkedChildren
+}
+
+/** A linked parent's children after the link's check; the link token carries `confirmed` and `checkedAt`. */
+export interface LinkedChildren {
+  /** Journal ids of the children Госуслуги confirmed. */
+  confirmed: string[]
+  /** Seconds; null when Госуслуги gave no children to compare. */
+  checkedAt: number | null
+  /** The rest, for the result page: state and reasons, never a name. */
+  unconfirmed: { childId: string; state: 'mismatch' | 'not_in_esia' | 'unchecked'; reasons: string[] }[]
+  /** The person did not grant the kid scopes (the page says how to). */
+  withheld: boolean
 }
 
 /**
@@ -36,6 +50,10 @@ export interface LoginClaims {
   middle_name?: string
   /** The login's session id (OpenID Connect Back-Channel Logout 1.0 §2.1), ID token only. */
   sid?: string
+  /** Scope `children`, a parent card: journal ids of the children Госуслуги confirmed. */
+  children?: string[]
+  /** Scope `children`: when they were last compared with Госуслуги (seconds). */
+  children_checked_at?: number
 }
 /**
  * `acr` values of our ID tokens (DESIGN.md §2; listed in discovery): what the Госуслуги account

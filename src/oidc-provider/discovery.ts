@@ -17,7 +17,8 @@ export function discoveryDocument(issuer: string) {
     userinfo_endpoint: `${issuer}/oauth2/userinfo`,
     jwks_uri: `${issuer}/oauth2/jwks`,
     end_session_endpoint: `${issuer}/oauth2/logout`,
-    scopes_supported: ['openid', 'profile'],
+    // `children`: a parent's children confirmed by Госуслуги (src/flows/guardians.ts).
+    scopes_supported: ['openid', 'profile', 'children'],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code'],
@@ -25,7 +26,7 @@ export function discoveryDocument(issuer: string) {
     id_token_signing_alg_values_supported: [ALG],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name', 'children', 'children_checked_at'],
     acr_values_supported: Object.values(ACR),
     // select_account shows «Выберите организацию» even for one card; none is answered login_required
     // (no session here). login and consent are accepted but not listed: whether Госуслуги asks again

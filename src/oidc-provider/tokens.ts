@@ -38,13 +38,20 @@ function signJws(key: CryptoKey, header: Record<string, unknown>, claims: Record
   return `${input}.${sign('sha256', Buffer.from(input), { key: keyObject, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
 }
 
-/** DESIGN.md §1 step 4: `iss`, `aud`=client_id, `sub`=journal_user_id, result, reasons, evidence, replaced, `iat`, `exp` ≤ 5 min, `jti`. */
+/**
+ * DESIGN.md §1 step 4: `iss`, `aud`=client_id, `sub`=journal_user_id, result, reasons, evidence, replaced, `iat`, `exp` ≤ 5 min, `jti`;
+ * for a linked parent card with children in the journal, the evidence of guardianship too: `children`
+ * (the ones Госуслуги confirmed) and, when anything was compared, `children_checked_at`.
+ */
 export async function signLinkToken(keys: SigningKeys, input: LinkTokenInput): Promise<string> {
   const { kid, key } = await keys.current()
   const iat = Math.floor(keys.now().getTime() / 1000)
-  const { result, reasons, evidence, replaced } = input.outcome
+  const { result, reasons, evidence, replaced, children } = input.outcome
+  const guardianship = result === 'linked' && children
+    ? { children: children.confirmed, ...(children.checkedAt !== null ? { children_checked_at: children.checkedAt } : {}) }
+    : {}
   return signJws(key, { alg: ALG, kid, typ: LINK_TOKEN_TYP }, {
-    result, reasons, evidence, replaced,
+    result, reasons, evidence, replaced, ...guardianship,
     iss: input.issuer, aud: input.clientId, sub: input.journalUserId, iat, exp: iat + LINK_TOKEN_TTL_S, jti: randomUUID(),
   })
 }

@@ -18,6 +18,8 @@ export const UserinfoClaims = Type.Object(
     family_name: Type.Optional(Type.String()),
     given_name: Type.Optional(Type.String()),
     middle_name: Type.Optional(Type.String()),
+    children: Type.Optional(Type.Array(Type.String(), { description: 'Scope `children`, a parent card: journal user ids of the children Госуслуги confirmed' })),
+    children_checked_at: Type.Optional(Type.Integer({ description: 'Scope `children`: when the children were last compared with Госуслуги (seconds since the epoch)' })),
   },
   { additionalProperties: false },
 )

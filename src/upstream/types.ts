@@ -41,9 +41,16 @@ export interface VerifiedPerson extends VerifiedAccount, PersonName {
   childConsent: boolean
   birthDate: string | null
   snils: string | null
-  /** Children, when `kid_*` scopes were granted. */
+  /** Children, when `kid_*` scopes were granted and ЕСИА answered (an empty list: ЕСИА lists none). */
   kids?: VerifiedChild[]
 }
+
+/**
+ * Whether this login can tell the person's children (docs/esia.md «Children»): the installation
+ * does not ask for them (no `kid_*` in ESIA_SCOPES; a broker that sends no children claim), the
+ * person did not grant the kid scopes, or they were granted.
+ */
+export type ChildrenAccess = 'not_asked' | 'withheld' | 'given'
 
 /**
  * A login the upstream confirmed. The person's data is fetched only when asked for: a returning
@@ -54,6 +61,13 @@ export interface UpstreamLogin {
   account: VerifiedAccount
   /** Names, birth date, SNILS, children, child consent — fetched once; throws `UpstreamError`. */
   person(): Promise<VerifiedPerson>
+  childrenAccess: ChildrenAccess
+  /**
+   * The person's children alone (ЕСИА `/kids`, without `/rs/prns`), fetched once and shared with
+   * `person()`; undefined when the upstream gives none. Never throws: children are never a reason
+   * for a link or a login to fail.
+   */
+  children(): Promise<VerifiedChild[] | undefined>
 }
 
 /** What the flow keeps server-side between start and finish (DESIGN.md §Security). */

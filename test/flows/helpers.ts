@@ -23,13 +23,14 @@ export interface FlowWorld {
 
 /**
  * The real bridge listening on a random port, talking to the bundled mock ЕСИА through the adapter
- * IDP_KIND names, on a fresh database holding the mock's demo directory.
+ * IDP_KIND names (`upstream`: the mock adapter by default, or the mock's standard OIDC side), on a fresh
+ * database holding the mock's demo directory.
  */
 export async function startFlowWorld(opts: {
   /** Environment over the mock's; a function when it depends on the mock (its key files). */
   env?: Record<string, string> | ((mock: TestMockEsia) => Promise<Record<string, string>>)
   clients?: ClientFileEntry[]
-  upstream?: 'mock' | 'esia'
+  upstream?: 'mock' | 'esia' | 'oidc'
   mock?: Parameters<typeof startTestMockEsia>[0]
 } = {}): Promise<FlowWorld> {
   const port = await freePort()

@@ -62,6 +62,12 @@ const LINKS: LinkCase[] = [
   { persona: 'no-snils-in-journal', card: 'u1901', reasons: [], evidence: without('snils'), strong: false },
   { persona: 'esia-test-snils', card: 'u2901', reasons: [], evidence: ALL, strong: true },
   { persona: 'declines', card: 'u2101', reasons: [], evidence: ALL, strong: true }, // had they not declined at ЕСИА
+  // Parents whose children are the point (test/flows/guardians.test.ts): each links as themselves.
+  { persona: 'parent-two-children', card: 'u3001', reasons: [], evidence: ALL, strong: true },
+  { persona: 'parent-child-typo', card: 'u3101', reasons: [], evidence: ALL, strong: true },
+  { persona: 'parent-child-not-in-journal', card: 'u3201', reasons: [], evidence: ALL, strong: true },
+  { persona: 'parent-journal-child-not-in-esia', card: 'u3301', reasons: [], evidence: ALL, strong: true },
+  { persona: 'parent-declines-kids', card: 'u3401', reasons: [], evidence: ALL, strong: true },
 ]
 
 interface LoginCase {

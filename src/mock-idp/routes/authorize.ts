@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import type { MockEsiaApp } from '../app-types.js'
 import { EsiaRefusal } from '../esia-errors.js'
 import { checkClientSecret, checkState, checkTimestamp, requireParams, signedMessage } from '../esia-rules.js'
-import { isKnownEsiaScope, OIDC_SCOPES, splitScopes, type Grant } from '../grants.js'
+import { ESIA_KID_SCOPES, isKnownEsiaScope, OIDC_SCOPES, splitScopes, type Grant } from '../grants.js'
 import { errorPage, loginPage } from '../pages.js'
 import type { Persona } from '../personas.js'
 import type { MockEsiaState, PendingAuthorization } from '../state.js'
@@ -145,7 +145,8 @@ async function completeLogin(reply: FastifyReply, state: MockEsiaState, pending:
   if (pending.client.confirmedOnly && !persona.trusted && pending.dialect === 'esia') {
     return redirectWith(reply, pending.redirectUri, new EsiaRefusal('ESIA-007055').body(pending.state))
   }
-  const grant: Grant = { ...pending, persona, authTime: Math.floor(Date.now() / 1000), sid: randomUUID() }
+  const scopes = persona.behaviour === 'decline-kids' ? pending.scopes.filter((s) => !ESIA_KID_SCOPES.has(s)) : pending.scopes
+  const grant: Grant = { ...pending, scopes, persona, authTime: Math.floor(Date.now() / 1000), sid: randomUUID() }
   reply.setCookie(SSO_COOKIE, persona.id, cookieOptions)
   const code = grant.dialect === 'esia' ? await state.tokens.esiaCode(grant, state.codeLifetimeSeconds) : randomBytes(32).toString('base64url')
   state.codes.set(code, grant)

@@ -5,6 +5,7 @@ import { bearerToken, parseBasicAuth } from '../../http/auth.js'
 import { parseDate } from '../../matching/dates.js'
 import type { MockEsiaApp } from '../app-types.js'
 import { OIDC_SCOPES } from '../grants.js'
+import type { Persona } from '../personas.js'
 import { loggedOutPage } from '../pages.js'
 import { sendMalformedJson, OAuthErrorBody } from './esia-token.js'
 import { cookieOptions, SSO_COOKIE } from './authorize.js'
@@ -20,6 +21,13 @@ const UserInfo = Type.Object({
   birthdate: Type.Optional(Type.String()),
   snils: Type.Optional(Type.String()),
   trusted: Type.Boolean(),
+  children: Type.Optional(Type.Array(Type.Object({
+    family_name: Type.Optional(Type.String()),
+    given_name: Type.Optional(Type.String()),
+    middle_name: Type.Optional(Type.String()),
+    birthdate: Type.Optional(Type.String()),
+    snils: Type.Optional(Type.String()),
+  }))),
 })
 const Json = Type.Object({}, { additionalProperties: true })
 
@@ -47,7 +55,7 @@ export async function oidcRoutes(app: MockEsiaApp) {
       token_endpoint_auth_methods_supported: ['client_secret_basic'],
       code_challenge_methods_supported: ['S256'],
       scopes_supported: [...OIDC_SCOPES],
-      claims_supported: ['sub', 'family_name', 'given_name', 'middle_name', 'birthdate', 'snils', 'trusted'],
+      claims_supported: ['sub', 'family_name', 'given_name', 'middle_name', 'birthdate', 'snils', 'trusted', 'children'],
       authorization_response_iss_parameter_supported: true,
     }
   })
@@ -106,6 +114,7 @@ export async function oidcRoutes(app: MockEsiaApp) {
       ...(profile && persona.birthDate ? { birthdate: parseDate(persona.birthDate) ?? undefined } : {}),
       ...((profile || scopes.has('snils')) && persona.snils ? { snils: persona.snils } : {}),
       trusted: persona.trusted,
+      ...childrenClaim(persona, scopes),
     })
   }
   const userinfoSchema = { schema: { hide: true, response: { 200: UserInfo, 401: OAuthErrorBody } } }
@@ -125,4 +134,19 @@ export async function oidcRoutes(app: MockEsiaApp) {
     }
     return reply.type('text/html; charset=utf-8').send(loggedOutPage())
   })
+}
+
+/**
+ * A broker's `children` claim (the bridge's OIDC_CLAIM_CHILDREN): the persona's children with what
+ * the kid scopes allow, in OIDC claim names and ISO dates. Absent without any kid scope.
+ */
+function childrenClaim(persona: Persona, scopes: Set<string>): { children?: Record<string, string>[] } {
+  if (!['kid_fullname', 'kid_birthdate', 'kid_snils'].some((s) => scopes.has(s))) return {}
+  return {
+    children: (persona.kids ?? []).map((k) => ({
+      ...(scopes.has('kid_fullname') ? { family_name: k.lastName, given_name: k.firstName, ...(k.middleName ? { middle_name: k.middleName } : {}) } : {}),
+      ...(scopes.has('kid_birthdate') ? { birthdate: parseDate(k.birthDate) ?? '' } : {}),
+      ...(scopes.has('kid_snils') && k.snils ? { snils: k.snils } : {}),
+    })),
+  }
 }

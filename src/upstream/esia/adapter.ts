@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { fetchBackChannel, isObject, keepAliveBackChannel, parseJson, upstreamRequest, type BackChannel } from '../http.js'
 import type { EsiaSigner } from '../signers/types.js'
-import { UpstreamError, type AccountLevel, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedAccount, type VerifiedChild, type VerifiedPerson } from '../types.js'
+import { UpstreamError, type AccountLevel, type ChildrenAccess, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedAccount, type VerifiedChild, type VerifiedPerson } from '../types.js'
 import { checkAccessToken, checkIdToken } from './claims.js'
 import { esiaError } from './errors.js'
 import { childData, personData, type PersonData } from './person.js'
-import { clientSecretMessage, esiaIssuers, esiaState, esiaTimestamp, grantedScopeNames } from './protocol.js'
+import { clientSecretMessage, esiaIssuers, esiaState, esiaTimestamp, grantedScopeNames, isKidScope } from './protocol.js'
 import type { TokenVerifier } from './token-keys.js'
 
 export interface EsiaAdapterOptions {
@@ -43,6 +43,8 @@ export class EsiaAdapter implements UpstreamAdapter {
   readonly #issuers: ReadonlySet<string>
   readonly #http: BackChannel
   readonly #timeoutMs: number
+  /** ESIA_SCOPES asks for children (`kid_fullname` …): only then can a person grant them. */
+  readonly #asksForChildren: boolean
 
   constructor(private readonly opts: EsiaAdapterOptions) {
     if (!opts.scopes.split(' ').includes('openid')) {
@@ -54,6 +56,7 @@ export class EsiaAdapter implements UpstreamAdapter {
     this.#issuers = accepted
     this.#http = opts.fetch ? fetchBackChannel(opts.fetch) : keepAliveBackChannel
     this.#timeoutMs = opts.timeoutMs ?? 10_000
+    this.#asksForChildren = opts.scopes.split(' ').some(isKidScope)
   }
 
   async #clientSecret(p: { timestamp: string; state: string; redirectUri: string; code?: string }): Promise<string> {
@@ -112,21 +115,27 @@ export class EsiaAdapter implements UpstreamAdapter {
       authMethods: facts.authMethods,
       authTime: facts.authTime,
     }
+    const kidsGranted = [...granted].some(isKidScope)
+    const childrenAccess: ChildrenAccess = !this.#asksForChildren ? 'not_asked' : kidsGranted ? 'given' : 'withheld'
     let fetched: Promise<VerifiedPerson> | undefined
-    return { account, person: () => (fetched ??= this.#verifiedPerson(account, facts.level, granted, tokens.accessToken)) }
+    let kids: Promise<VerifiedChild[] | undefined> | undefined
+    // A failed /kids never fails the login: the relations simply stay as they were (unchecked).
+    const children = () => (kids ??= kidsGranted ? this.#kids(account.subject, tokens.accessToken).catch(() => undefined) : Promise.resolve(undefined))
+    return {
+      account,
+      childrenAccess,
+      children,
+      person: () => (fetched ??= this.#verifiedPerson(account, facts.level, children(), tokens.accessToken)),
+    }
   }
 
   async finish(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
     return (await this.authenticate(opts)).person()
   }
 
-  /** /rs/prns (and /kids when `kid_*` was granted) with the login's access token. */
-  async #verifiedPerson(account: VerifiedAccount, tokenLevel: AccountLevel | undefined, granted: ReadonlySet<string>, accessToken: string): Promise<VerifiedPerson> {
-    const wantsKids = [...granted].some((s) => s.startsWith('kid_'))
-    const [person, kids] = await Promise.all([
-      this.#person(account.subject, accessToken, tokenLevel),
-      wantsKids ? this.#kids(account.subject, accessToken) : Promise.resolve(undefined),
-    ])
+  /** /rs/prns (and, in parallel, /kids when `kid_*` was granted) with the login's access token. */
+  async #verifiedPerson(account: VerifiedAccount, tokenLevel: AccountLevel | undefined, children: Promise<VerifiedChild[] | undefined>, accessToken: string): Promise<VerifiedPerson> {
+    const [person, kids] = await Promise.all([this.#person(account.subject, accessToken, tokenLevel), children])
     const trusted = account.trusted && person?.trusted !== false
     const level = tokenLevel ?? (trusted ? 'PR' : 'P')
     return {
@@ -207,7 +216,11 @@ export class EsiaAdapter implements UpstreamAdapter {
     throw new UpstreamError('provider_error', `rest_${status}`, `ЕСИА REST refused the person (${status})`)
   }
 
-  /** Children with `embed=(elements)`; links are followed, but only on ЕСИА's own origin. */
+  /**
+   * Children with `embed=(elements)`; links are followed, but only on ЕСИА's own origin. The shape
+   * of an element is known only from client code, never seen on a stand (docs/esia.md «Children»),
+   * so everything is optional: an element without a name, a date and a SNILS is dropped.
+   */
   async #kids(oid: string, accessToken: string): Promise<VerifiedChild[] | undefined> {
     const { status, body } = await this.#rest(`/rs/prns/${oid}/kids?embed=(elements)`, accessToken)
     if (status !== 200 || !isObject(body) || !Array.isArray(body.elements)) return undefined

@@ -47,3 +47,9 @@ export function oidString(value: unknown): string | null {
   if (typeof value === 'string' && /^[1-9]\d{0,19}$/.test(value)) return value
   return null
 }
+
+/**
+ * A kid scope (`kid_fullname`, `kid_snils` …). How ЕСИА writes a granted kid scope in the access
+ * token is unverified (docs/esia.md «Children»): the bare name, or a URI form ending in it.
+ */
+export const isKidScope = (scope: string): boolean => /(?:^|\/)kid_[a-z_]+$/.test(scope)

@@ -4,7 +4,7 @@ import { parseDate } from '../../matching/dates.js'
 import { snilsDigits } from '../../matching/snils.js'
 import { keepAliveFetch } from '../keep-alive-fetch.js'
 import { providerKeys } from './provider-keys.js'
-import { UpstreamError, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedPerson } from '../types.js'
+import { UpstreamError, type UpstreamAdapter, type UpstreamLogin, type UpstreamStart, type UpstreamTransaction, type VerifiedChild, type VerifiedPerson } from '../types.js'
 
 export interface OidcAdapterOptions {
   issuer: string
@@ -12,7 +12,7 @@ export interface OidcAdapterOptions {
   clientSecret: string
   scopes: string
   /** Claim names of the broker for the fields ЕСИА has and OIDC does not name (DESIGN.md §Upstream). */
-  claims: { snils: string; birthdate: string; middleName: string; trusted: string }
+  claims: { snils: string; birthdate: string; middleName: string; trusted: string; children: string }
   /** For tests and proxies; `keepAliveFetch` otherwise. */
   fetch?: typeof fetch
   /** Seconds for openid-client's HTTP calls. */
@@ -91,7 +91,9 @@ export class OidcAdapter implements UpstreamAdapter {
    */
   async authenticate(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<UpstreamLogin> {
     const person = await this.finish(opts)
-    return { account: person, person: async () => person }
+    const { kids } = person
+    // A broker that sends no children claim cannot say whether it was asked or refused.
+    return { account: person, person: async () => person, childrenAccess: kids ? 'given' : 'not_asked', children: async () => kids }
   }
 
   async finish({ callbackUrl, redirectUri, transaction }: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<VerifiedPerson> {
@@ -149,7 +151,32 @@ export class OidcAdapter implements UpstreamAdapter {
       snils: snilsDigits(text(claims[names.snils])),
       authMethods: (Array.isArray(amr) ? amr : amr === undefined ? [] : [amr]).filter((m): m is string => typeof m === 'string'),
       authTime: typeof claims.auth_time === 'number' ? claims.auth_time : null,
+      ...this.#children(claims[names.children]),
     }
+  }
+
+  /**
+   * `OIDC_CLAIM_CHILDREN`: an array of `{family_name, given_name, middle_name, birthdate, snils}`.
+   * Brokers differ and none is documented, so each element is read leniently (at most 20, an
+   * element without a name, a date and a SNILS dropped); a claim that is not an array is no claim.
+   */
+  #children(claim: unknown): { kids?: VerifiedChild[] } {
+    if (!Array.isArray(claim)) return {}
+    const text = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null)
+    const kids: VerifiedChild[] = []
+    for (const element of claim.slice(0, 20)) {
+      if (typeof element !== 'object' || element === null) continue
+      const c = element as Record<string, unknown>
+      const kid: VerifiedChild = {
+        lastName: text(c.family_name) ?? '',
+        firstName: text(c.given_name) ?? '',
+        middleName: text(c.middle_name),
+        birthDate: parseDate(text(c.birthdate)),
+        snils: snilsDigits(text(c.snils)),
+      }
+      if (kid.lastName || kid.firstName || kid.birthDate || kid.snils) kids.push(kid)
+    }
+    return { kids }
   }
 
   logoutUrl({ redirectUrl }: { redirectUrl: string }): string | undefined {
