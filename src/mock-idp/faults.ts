@@ -39,8 +39,8 @@ export interface MockFaults {
   latencyMs: number
   /** Token endpoints answer 503 with ESIA-007008 (overload / maintenance). */
   tokenUnavailable: boolean
-  /** Answer 200 with a body that is not JSON: at the token endpoints, or on /rs/prns and userinfo. */
-  malformedJson: 'none' | 'token' | 'person'
+  /** Answer 200 with a body that is not JSON: at the token endpoints, on /rs/prns and userinfo, or on /rs/prns/{oid}/kids only. */
+  malformedJson: 'none' | 'token' | 'person' | 'kids'
   tamper: TokenTamper | 'none'
   /** Dialect quirks seen in the field (research/esia.md §10.8): `expires_in` as a string… */
   expiresInAsString: boolean

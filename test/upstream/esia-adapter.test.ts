@@ -153,3 +153,49 @@ describe('the esia adapter as production configures it, pointed at the mock', ()
       .rejects.toMatchObject({ kind: 'configuration', code: 'scope_without_openid' })
   })
 })
+
+describe('a parent\'s children (kid scopes)', () => {
+  /** A whole login through the adapter, stopping at the verified login (nothing fetched yet). */
+  async function authenticate(persona: string, a: UpstreamAdapter = adapter) {
+    const started = await a.start({ redirectUri: BRIDGE_CALLBACK })
+    return a.authenticate({ callbackUrl: await loginAtMock(started.url, persona), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
+  }
+
+  it('granted: the children alone come from /kids without /rs/prns, and the person shares that one answer', async () => {
+    const restCalls: string[] = []
+    const watching = await createUpstreamAdapter(testConfig(mock.bridgeEnv('mock', { scopes: SCOPES_WITH_KIDS })), {
+      testSigningKey: mock.testKey.privateKey,
+      fetch: (input, init) => {
+        if (String(input).includes('/rs/prns/')) restCalls.push(new URL(String(input)).pathname)
+        return fetch(input, init)
+      },
+    })
+    const login = await authenticate('parent-two-children', watching)
+    expect(login.childrenAccess).toBe('given')
+    expect((await login.children())!.map((k) => k.firstName)).toEqual(['Михаил', 'Софья'])
+    expect(restCalls).toEqual(['/rs/prns/1000300014/kids'])
+    expect((await login.person()).kids).toHaveLength(2)
+    expect(restCalls).toEqual(['/rs/prns/1000300014/kids', '/rs/prns/1000300014'])
+  })
+
+  it('not granted by the person: withheld, and /kids is never asked', async () => {
+    const login = await authenticate('parent-declines-kids')
+    expect(login.childrenAccess).toBe('withheld')
+    expect(await login.children()).toBeUndefined()
+    expect((await login.person()).kids).toBeUndefined()
+  })
+
+  it('not asked for by the installation (no kid_* in ESIA_SCOPES): not_asked', async () => {
+    const plain = await createUpstreamAdapter(testConfig(mock.bridgeEnv('mock', { scopes: 'openid fullname birthdate snils' })), { testSigningKey: mock.testKey.privateKey })
+    const login = await authenticate('parent-two-children', plain)
+    expect(login.childrenAccess).toBe('not_asked')
+    expect(await login.children()).toBeUndefined()
+  })
+
+  it('a /kids answer that cannot be read costs the children, never the login or the person', async () => {
+    mock.setFaults({ malformedJson: 'kids' })
+    const login = await authenticate('parent-two-children')
+    expect(await login.children()).toBeUndefined()
+    expect(await login.person()).toMatchObject({ subject: '1000300014', lastName: 'Волкова' })
+  })
+})

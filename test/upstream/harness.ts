@@ -33,7 +33,8 @@ export function expectedPerson(p: Persona, opts: { kids: boolean; esia: boolean 
     middleName: withheld ? null : (p.middleName ?? null),
     birthDate: withheld ? null : parseDate(p.birthDate),
     snils: withheld ? null : snilsDigits(p.snils),
-    ...(opts.kids && !withheld
+    // `decline-kids`: the person lets everything go but the children's data.
+    ...(opts.kids && !withheld && p.behaviour !== 'decline-kids'
       ? { kids: (p.kids ?? []).map((k) => ({ lastName: k.lastName, firstName: k.firstName, middleName: k.middleName ?? null, birthDate: parseDate(k.birthDate), snils: snilsDigits(k.snils) })) }
       : {}),
   }

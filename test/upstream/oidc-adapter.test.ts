@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersonas, type TokenTamper } from '../../src/mock-idp/index.js'
 import { createUpstreamAdapter, type UpstreamAdapter, type VerifiedPerson } from '../../src/upstream/index.js'
 import { testConfig } from '../helpers/app.js'
-import { BRIDGE_CALLBACK, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
+import { BRIDGE_CALLBACK, loginAtMock, startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
 import { expectedPerson, ID_TOKEN_TAMPERS, loginThrough, rejection } from './harness.js'
 
 let mock: TestMockEsia
@@ -113,5 +113,30 @@ describe('each bad answer is rejected with a typed error', () => {
     const down = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('oidc'), OIDC_ISSUER: 'http://127.0.0.1:9/oidc' }))
     expect((await rejection(down.start({ redirectUri: BRIDGE_CALLBACK }))).kind).toBe('unavailable')
     expect((await rejection(down.start({ redirectUri: BRIDGE_CALLBACK }))).kind).toBe('unavailable')
+  })
+})
+
+describe('a parent\'s children from a broker\'s claim (OIDC_CLAIM_CHILDREN)', () => {
+  it('reads the claim into children, in our formats; no claim → not_asked', async () => {
+    const withKids = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('oidc'), OIDC_SCOPES: 'openid profile snils kid_fullname kid_birthdate kid_snils' }))
+    const started = await withKids.start({ redirectUri: BRIDGE_CALLBACK })
+    const login = await withKids.authenticate({ callbackUrl: await loginAtMock(started.url, 'parent-child-typo'), redirectUri: BRIDGE_CALLBACK, transaction: started.transaction })
+    expect(login.childrenAccess).toBe('given')
+    expect(await login.children()).toEqual([{ lastName: 'Егоров', firstName: 'Тимофей', middleName: 'Романович', birthDate: '2014-03-05', snils: '30222333595' }])
+
+    const plain = await adapter.start({ redirectUri: BRIDGE_CALLBACK })
+    const without = await adapter.authenticate({ callbackUrl: await loginAtMock(plain.url, 'parent-child-typo'), redirectUri: BRIDGE_CALLBACK, transaction: plain.transaction })
+    expect(without.childrenAccess).toBe('not_asked')
+    expect(await without.children()).toBeUndefined()
+  })
+
+  it('reads another claim name, and takes what it can from odd elements', async () => {
+    const renamed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('oidc'), OIDC_SCOPES: 'openid profile kid_fullname kid_birthdate', OIDC_CLAIM_CHILDREN: 'no_such_claim' }))
+    expect((await login('parent-two-children', { a: renamed })).kids).toBeUndefined()
+    const partial = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('oidc'), OIDC_SCOPES: 'openid profile kid_birthdate' }))
+    expect((await login('parent-two-children', { a: partial })).kids).toEqual([
+      { lastName: '', firstName: '', middleName: null, birthDate: '2013-01-15', snils: null },
+      { lastName: '', firstName: '', middleName: null, birthDate: '2015-08-20', snils: null },
+    ])
   })
 })

@@ -5,7 +5,7 @@ import { TOKEN_TAMPERS, type MockFaults } from '../faults.js'
 const Faults = Type.Object({
   latencyMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
   tokenUnavailable: Type.Boolean(),
-  malformedJson: Type.Union([Type.Literal('none'), Type.Literal('token'), Type.Literal('person')]),
+  malformedJson: Type.Union([Type.Literal('none'), Type.Literal('token'), Type.Literal('person'), Type.Literal('kids')]),
   tamper: Type.Unsafe<MockFaults['tamper']>({ type: 'string', enum: ['none', ...TOKEN_TAMPERS] }),
   expiresInAsString: Type.Boolean(),
   oidAsString: Type.Boolean(),

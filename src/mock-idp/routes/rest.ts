@@ -76,6 +76,7 @@ export async function restRoutes(app: MockEsiaApp) {
       if (!ok) return reply
       const elements = list(ok.persona, ok.granted)
       if (!elements) return forbidden(reply)
+      if (path === 'kids' && state.faults.malformedJson === 'kids') return sendMalformedJson(reply)
       return reply.send(collection(`${state.baseUrl}/rs/prns/${ok.persona.oid}/${path}`, elements, parseEmbed(request.query.embed).has('elements')))
     })
     app.get(`/rs/prns/:oid/${path}/:id`, { schema: { hide: true, params: ElementParams, response: responses } }, async (request, reply) => {
