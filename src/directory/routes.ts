@@ -201,6 +201,7 @@ export const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
           summary: '«Пакетное обновление»: import a CSV or NDJSON file of cards',
           description:
             'The body is the file: `text/csv` with the header «Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор» ' +
+            'and optionally «Дети» (on a parent row: the children\'s card ids separated by `,`; an empty cell: none; a child id that is no card of the directory or the file refuses the row as `unknown_child`) ' +
             '(UTF-8 or Windows-1251: send `charset=`, or it is detected), or `application/x-ndjson` (one object per line with the fields of PUT /users/{id} and `id`). ' +
             'One transaction: a file that cannot be read changes nothing; refused rows are reported with line and reason and the rest is applied. ' +
             'Re-importing the same file changes nothing.',

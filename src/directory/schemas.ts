@@ -105,6 +105,8 @@ export const ImportReportSchema = Type.Object(
     deleted: Type.Integer({ description: 'Replace mode: cards of the organisation absent from the file' }),
     rejected: Type.Integer(),
     links_removed: Type.Integer({ description: 'Links of deleted cards, each with a link.removed audit event' }),
+    relations_added: Type.Integer({ description: 'Parent → child relations added by the column «Дети» (NDJSON `child_ids`)' }),
+    relations_removed: Type.Integer({ description: 'Parent → child relations removed: a parent row whose «Дети» no longer lists the child' }),
     rejected_by_reason: Type.Record(Type.String(), Type.Integer()),
     rejected_rows: Type.Array(
       Type.Object({

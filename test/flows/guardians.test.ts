@@ -24,8 +24,8 @@ const KID_SCOPES = 'kid_fullname kid_birthdate kid_snils'
  * Once through the ЕСИА dialect (the mock adapter) and once through a broker's standard OIDC.
  */
 describe.each([
-  { dialect: 'ЕСИА', kind: 'mock' as const, env: {} },
-  { dialect: 'OIDC', kind: 'oidc' as const, env: { OIDC_SCOPES: `openid profile snils ${KID_SCOPES}` } },
+  { dialect: 'ЕСИА', kind: 'mock' as const, env: {} as Record<string, string> },
+  { dialect: 'OIDC', kind: 'oidc' as const, env: { OIDC_SCOPES: `openid profile snils ${KID_SCOPES}` } as Record<string, string> },
 ])('guardians confirmed by Госуслуги ($dialect)', ({ kind, env }) => {
   let w: FlowWorld
   let journal: StockJournal

@@ -27,8 +27,8 @@ const MODES = {
 function uploadForm(csrf: string, organizations: Option[]): Html {
   return html`<form method="post" action="/admin/import" enctype="multipart/form-data" class="card">${csrfField(csrf)}
 <label for="file">Файл CSV</label><input type="file" id="file" name="file" accept=".csv,text/csv" required>
-<p class="muted small">Первая строка — заголовок <code>Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор</code>.
-Дата — ДД.ММ.ГГГГ; СНИЛС — в любом написании; роль — «Родитель», «Обучающийся», «Сотрудник», «Администратор»; организация — её идентификатор. Кодировка UTF-8 или Windows-1251.</p>
+<p class="muted small">Первая строка — заголовок <code>Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор</code>, можно добавить столбец <code>Дети</code>.
+Дата — ДД.ММ.ГГГГ; СНИЛС — в любом написании; роль — «Родитель», «Обучающийся», «Сотрудник», «Администратор»; организация — её идентификатор; дети — в строке родителя идентификаторы карточек детей через запятую (пусто — детей нет). Кодировка UTF-8 или Windows-1251.</p>
 ${select('organization_id', 'Организация', organizations, undefined, 'Указана в файле')}
 <fieldset><legend>Что сделать</legend>${Object.entries(MODES).map(([value, label]) => html`<label class="choice"><input type="radio" name="mode" value="${value}"${value === 'merge' ? html` checked` : ''}> ${label}</label>`)}</fieldset>
 <label class="choice"><input type="checkbox" name="keep_invalid_snils" value="1"> Сохранять карточки с неверной контрольной суммой СНИЛС (СНИЛС будет отмечен как ошибочный)</label>
@@ -44,6 +44,9 @@ function reportView(r: ImportReport): Html {
     [will ? 'Будет обновлено' : 'Обновлено', r.updated],
     ['Без изменений', r.unchanged],
     ...(r.mode === 'replace' ? ([[will ? 'Будет удалено' : 'Удалено', r.deleted], [will ? 'Связей с Госуслугами будет удалено' : 'Удалено связей с Госуслугами', r.links_removed]] as [string, number][]) : []),
+    ...(r.relations_added || r.relations_removed
+      ? ([[will ? 'Связей «родитель — ребёнок» будет добавлено' : 'Добавлено связей «родитель — ребёнок»', r.relations_added], [will ? 'Связей «родитель — ребёнок» будет удалено' : 'Удалено связей «родитель — ребёнок»', r.relations_removed]] as [string, number][])
+      : []),
     ['Отклонено строк', r.rejected],
   ]
   return html`<section class="card" aria-labelledby="report-title"><h2 id="report-title">${will ? 'Проверка файла: что изменится' : 'Что изменилось'}</h2>

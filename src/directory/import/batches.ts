@@ -1,4 +1,4 @@
-import { cardId, type CardInput, type CardValidation } from '../cards.js'
+import { cardId, type CardInput, type CardRow, type CardValidation } from '../cards.js'
 import { IdFilter } from './id-filter.js'
 import type { SourceRow } from './rows.js'
 
@@ -6,12 +6,13 @@ import type { SourceRow } from './rows.js'
  * Rows of the file → batches in PostgreSQL's COPY text format, ready for the staging table. Each
  * row is validated here (the same `validateCard` rules as the API); a refused row is staged too,
  * with its reason, so that its id still counts for duplicate detection and the report comes out of
- * one table in line order. Only the SNILS HMAC is staged, never the number.
+ * one table in line order. Only the SNILS HMAC is staged, never the number. A parent row's
+ * children (column «Дети») go to a second table, one line per child.
  */
 export const STAGING_COLUMNS = [
   'line', 'id', 'organization_id', 'role', 'last_name', 'first_name', 'middle_name', 'birth_date',
   'snils_hmac', 'snils_present', 'snils_valid', 'norm_last_name', 'norm_first_name', 'norm_middle_name',
-  'reject', 'dup_of', 'maybe_seen',
+  'reject', 'dup_of', 'maybe_seen', 'holds_children',
 ] as const
 
 export interface StagedBatch {
@@ -20,6 +21,20 @@ export interface StagedBatch {
   rows: number
   /** Rows whose id may have appeared in an earlier batch (to be confirmed in the database). */
   maybeSeen: number
+  /** COPY text of `import_children` (line, child id; no child id: the row says «no children»). */
+  children: string
+}
+
+/** The API's limit on `child_ids`, for the file's «Дети» too. */
+export const MAX_CHILDREN = 100
+
+/** A parent's children as the file states them, or why the row cannot be taken. */
+function childIds(card: CardRow, children: string[]): { ok: true; ids: string[] } | { ok: false; reason: 'unknown_child' | 'invalid_child' } {
+  const ids = [...new Set(children.map(cardId))]
+  // An id that cannot be an id is no card of the directory.
+  if (ids.some((id) => id === null)) return { ok: false, reason: 'unknown_child' }
+  if (ids.length > 0 && (card.role !== 'parent' || ids.includes(card.id) || ids.length > MAX_CHILDREN)) return { ok: false, reason: 'invalid_child' }
+  return { ok: true, ids: ids as string[] }
 }
 
 const NULL = '\\N'
@@ -52,6 +67,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
   let count = 0
   let batches = 0
   let maybeSeen = 0
+  let childLines: string[] = []
   let firstLineOf = new Map<string, number>()
   const seenBefore = new IdFilter()
 
@@ -65,7 +81,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
     }
   }
   const refuse = (line: number, id: string | null, reason: string, maybe: string, dupOf: number | null = null) =>
-    stage(`${line}\t${copyValue(id)}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t${reason}\t${dupOf ?? NULL}\t${maybe}\n`)
+    stage(`${line}\t${copyValue(id)}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t${reason}\t${dupOf ?? NULL}\t${maybe}\tf\n`)
 
   for await (const group of rows) {
     for (const row of group) {
@@ -89,12 +105,22 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
           refuse(row.line, id, checked.rejection.code, maybe)
         } else {
           const r = checked.row
-          stage(
-            `${row.line}\t${copyValue(r.id)}\t${copyValue(r.organizationId)}\t${r.role}\t${copyValue(r.lastName)}\t${copyValue(r.firstName)}\t` +
-              `${copyValue(r.middleName)}\t${r.birthDate ?? NULL}\t${r.snilsHmac ? `\\\\x${r.snilsHmac.toString('hex')}` : NULL}\t` +
-              `${r.snilsPresent ? 't' : 'f'}\t${r.snilsValid ? 't' : 'f'}\t${copyValue(r.normLastName)}\t${copyValue(r.normFirstName)}\t` +
-              `${copyValue(r.normMiddleName)}\t\\N\t\\N\t${maybe}\n`,
-          )
+          const children = 'children' in row && row.children !== undefined ? childIds(r, row.children) : undefined
+          if (children && !children.ok) {
+            refuse(row.line, id, children.reason, maybe)
+          } else {
+            // Only a parent's list is kept: «none» on another card changes nothing.
+            if (children && r.role === 'parent') {
+              if (children.ids.length === 0) childLines.push(`${row.line}\t${NULL}\n`)
+              for (const child of children.ids) childLines.push(`${row.line}\t${copyValue(child)}\n`)
+            }
+            stage(
+              `${row.line}\t${copyValue(r.id)}\t${copyValue(r.organizationId)}\t${r.role}\t${copyValue(r.lastName)}\t${copyValue(r.firstName)}\t` +
+                `${copyValue(r.middleName)}\t${r.birthDate ?? NULL}\t${r.snilsHmac ? `\\\\x${r.snilsHmac.toString('hex')}` : NULL}\t` +
+                `${r.snilsPresent ? 't' : 'f'}\t${r.snilsValid ? 't' : 'f'}\t${copyValue(r.normLastName)}\t${copyValue(r.normFirstName)}\t` +
+                `${copyValue(r.normMiddleName)}\t\\N\t\\N\t${maybe}\t${children?.ok && children.ids.length ? 't' : 'f'}\n`,
+            )
+          }
         }
       }
       // The first batch is small so that the database starts while the rest is still being read.
@@ -105,8 +131,9 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
 
   function flush(): StagedBatch {
     if (lines.length > 0) pieces.push(lines.join(''))
-    const batch = { pieces, rows: count, maybeSeen }
+    const batch = { pieces, rows: count, maybeSeen, children: childLines.join('') }
     batches++
+    childLines = []
     pieces = []
     lines = []
     chars = 0

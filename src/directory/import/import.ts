@@ -12,13 +12,16 @@ import {
   copyBatch,
   createStagingTables,
   deleteMissingCards,
+  holdParentsWithChildren,
   keepRejected,
   markLinkConflicts,
   markOrganizationProblems,
   mergeBatch,
   readRejections,
   setAsideRepeats,
+  setRelations,
   settleAside,
+  settleHeldParents,
   type Tx,
 } from './staging.js'
 
@@ -110,9 +113,10 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
       return now
     }
     let t = performance.now()
-    const apply = async () => {
+    const apply = async (holdParents = true) => {
       await markOrganizationProblems(client, { replacing, scope: opts.organizationIds })
       await markLinkConflicts(client)
+      if (holdParents) await holdParentsWithChildren(client)
       t = lap('checks_ms', t)
       const merged = await mergeBatch(client)
       await keepRejected(client)
@@ -139,6 +143,9 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
     if (await settleAside(client)) await apply()
 
     const removed = replacing ? await deleteMissingCards(client, replacing, opts.actor, DELETED_REASON) : { deleted: 0, linksRemoved: 0 }
+    // Every other card is in now (and replace mode's deletions done): the parents' children can be checked.
+    if (await settleHeldParents(client)) await apply(false)
+    const relations = await setRelations(client)
     await restoreChecks(client, deferredChecks)
     t = lap('merge_ms', t)
     const limit = opts.rejectedLimit ?? DEFAULT_REJECTED_LIMIT
@@ -157,6 +164,8 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
       deleted: removed.deleted,
       rejected,
       links_removed: removed.linksRemoved,
+      relations_added: relations.added,
+      relations_removed: relations.removed,
       rejected_by_reason: rejections.byReason,
       rejected_rows: rejections.rows.map(rejectedRow),
       rejected_truncated: rejected > rejections.rows.length,
@@ -174,6 +183,7 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
         details: {
           format, mode, charset: decoded.charset, rows: report.rows, inserted: report.inserted, updated: report.updated,
           unchanged: report.unchanged, deleted: report.deleted, rejected: report.rejected, links_removed: report.links_removed,
+          relations_added: report.relations_added, relations_removed: report.relations_removed,
           keep_invalid_snils: opts.keepInvalidSnils ?? false,
         },
       })

@@ -15,6 +15,8 @@ export type RejectionReason =
   | 'organization_out_of_scope'
   | 'organization_mismatch'
   | 'link_conflict'
+  | 'unknown_child'
+  | 'invalid_child'
 
 /** Operator-facing explanations (English); people-facing pages map the codes to Russian themselves. */
 export const REJECTION_MESSAGES: Record<RejectionReason, string> = {
@@ -35,6 +37,8 @@ export const REJECTION_MESSAGES: Record<RejectionReason, string> = {
   organization_out_of_scope: 'the card belongs, or would move, to an organisation outside the caller’s scope',
   organization_mismatch: 'in replace mode every row must belong to the organisation being replaced',
   link_conflict: 'the card is linked to a Госуслуги account that already holds this organisation and role through another card',
+  unknown_child: 'Дети (child_ids) names an id that is no card of the directory or of this file; the row was not applied',
+  invalid_child: 'Дети (child_ids) is only for a parent row, lists the row itself, names a card that is not a pupil (student), or more than 100 children; the row was not applied',
 }
 
 export interface RejectedRow {
@@ -62,6 +66,9 @@ export interface ImportReport {
   rejected: number
   /** Links removed with the deleted cards (each has its `link.removed` audit row). */
   links_removed: number
+  /** Parent → child relations the file's «Дети» added and removed. */
+  relations_added: number
+  relations_removed: number
   rejected_by_reason: Partial<Record<RejectionReason, number>>
   /** The first refused rows in file order, up to the limit; `rejected` counts them all. */
   rejected_rows: RejectedRow[]

@@ -4,8 +4,9 @@ import { ImportFileError } from './errors.js'
 
 /**
  * Records of a directory file as card inputs, with their line numbers. CSV: the Russian header row
- * of DESIGN.md §Directory (API field names are accepted as well), columns in any order, unknown
- * columns ignored and reported. NDJSON: one JSON object per line with the API field names.
+ * of DESIGN.md §Directory (API field names are accepted as well), columns in any order, the
+ * optional «Дети», unknown columns ignored and reported. NDJSON: one JSON object per line with the
+ * API field names, `child_ids` included.
  */
 export type ImportFormat = 'csv' | 'ndjson'
 
@@ -13,9 +14,11 @@ export type ImportFormat = 'csv' | 'ndjson'
  * A row as read from the file: a card input, or why the row cannot even be read as one. `id` is the
  * row's id field when it can be told: never for a row that does not fit the header, whose column
  * «Идентификатор» may hold a surname or a SNILS shifted there, which the report would then echo.
+ * `children` (a parent's children, column «Дети» or NDJSON `child_ids`) is undefined when the file
+ * does not say, an empty list when it says «none».
  */
 export type SourceRow =
-  | { line: number; input: CardInput }
+  | { line: number; input: CardInput; children?: string[] | undefined }
   | { line: number; problem: 'wrong_column_count'; id: null }
   | { line: number; problem: 'invalid_field'; id: string | null }
 
@@ -32,6 +35,11 @@ const COLUMNS: Record<CardField, string> = {
   id: 'Идентификатор',
 }
 export const CSV_HEADER = Object.values(COLUMNS).join(';')
+/**
+ * The one optional column: a parent's children, their card ids separated by `,` (the API's
+ * `child_ids`). When the column is there, a parent row's cell is the whole list (empty: none).
+ */
+export const CHILDREN_COLUMN = 'Дети'
 
 const headerKey = (name: string) => name.replace(/^\uFEFF/, '').trim().replace(/\s+/g, ' ').toLowerCase().replaceAll('ё', 'е')
 const HEADER_NAMES = new Map<string, CardField>()
@@ -39,10 +47,13 @@ for (const [field, russian] of Object.entries(COLUMNS) as [CardField, string][])
   HEADER_NAMES.set(headerKey(russian), field)
   HEADER_NAMES.set(field, field)
 }
+const CHILDREN_NAMES = new Set([headerKey(CHILDREN_COLUMN), 'child_ids'])
 
 export interface CsvLayout {
   /** Column index of each card field. */
   index: Record<CardField, number>
+  /** Column «Дети», when the file has it. */
+  children: number | undefined
   width: number
   ignored: string[]
 }
@@ -53,8 +64,14 @@ export interface CsvLayout {
  */
 export function csvLayout(header: CsvRecord): CsvLayout {
   const index = {} as Record<CardField, number>
+  let children: number | undefined
   const ignored: string[] = []
   header.fields.forEach((name, i) => {
+    if (CHILDREN_NAMES.has(headerKey(name))) {
+      if (children !== undefined) throw new ImportFileError('bad_header', `Column «${CHILDREN_COLUMN}» appears twice in the header`, header.line)
+      children = i
+      return
+    }
     const field = HEADER_NAMES.get(headerKey(name))
     if (!field) {
       if (name.trim() !== '') ignored.push(name.trim().slice(0, 100))
@@ -71,8 +88,11 @@ export function csvLayout(header: CsvRecord): CsvLayout {
       header.line,
     )
   }
-  return { index, width: header.fields.length, ignored }
+  return { index, children, width: header.fields.length, ignored }
 }
+
+/** «u2001, u2002» → the ids; blanks between commas are no ids. */
+const childList = (cell: string): string[] => cell.split(',').map((id) => id.trim()).filter((id) => id !== '')
 
 function csvRow(record: CsvRecord, layout: CsvLayout): SourceRow {
   const f = record.fields
@@ -92,6 +112,7 @@ function csvRow(record: CsvRecord, layout: CsvLayout): SourceRow {
       birth_date: f[index.birth_date]!,
       snils: f[index.snils]!,
     },
+    children: layout.children === undefined ? undefined : childList(f[layout.children]!),
   }
 }
 
@@ -139,7 +160,9 @@ function ndjsonRow(text: string, line: number): SourceRow {
   const id = idOf(o.id)
   const organizationId = idOf(o.organization_id)
   const bad = (v: unknown) => v !== undefined && v !== null && typeof v !== 'string'
-  if (bad(id) || bad(organizationId) || STRING_FIELDS.some((f) => bad(o[f]))) {
+  // `child_ids` as in PUT /users/{id}: left out, the card's children stay as they are.
+  const childIds = o.child_ids === undefined ? undefined : Array.isArray(o.child_ids) ? o.child_ids.map(idOf) : null
+  if (bad(id) || bad(organizationId) || STRING_FIELDS.some((f) => bad(o[f])) || childIds === null || childIds?.some((c) => typeof c !== 'string')) {
     return { line, problem: 'invalid_field', id: typeof id === 'string' ? id : null }
   }
   return {
@@ -154,6 +177,7 @@ function ndjsonRow(text: string, line: number): SourceRow {
       birth_date: o.birth_date as string | null | undefined,
       snils: o.snils as string | null | undefined,
     },
+    children: childIds as string[] | undefined,
   }
 }
 

@@ -25,19 +25,24 @@ export async function createStagingTables(tx: Tx): Promise<void> {
       line integer NOT NULL, id text, organization_id text, role text, last_name text, first_name text,
       middle_name text, birth_date date, snils_hmac bytea, snils_present boolean, snils_valid boolean,
       norm_last_name text, norm_first_name text, norm_middle_name text, reject text, dup_of integer,
-      maybe_seen boolean NOT NULL
+      maybe_seen boolean NOT NULL, holds_children boolean NOT NULL
     ) ON COMMIT DROP;
     -- No index: it is scanned once at the end, for the rows set aside, and for replace mode's deletions.
     CREATE TEMP TABLE import_seen (id text NOT NULL, line integer NOT NULL) ON COMMIT DROP;
     -- Rows whose id the filter flagged: maybe repeats, settled at the end in one pass.
     CREATE TEMP TABLE import_aside (LIKE import_batch) ON COMMIT DROP;
     CREATE TEMP TABLE import_rejected (line integer NOT NULL, id text, reason text NOT NULL, dup_of integer) ON COMMIT DROP;
+    -- A parent row's children («Дети»), one per line of the file; no child: the row says «none».
+    CREATE TEMP TABLE import_children (line integer NOT NULL, child_id text) ON COMMIT DROP;
+    -- Parent rows with children wait here until every card of the file is in (their children may come later).
+    CREATE TEMP TABLE import_held (LIKE import_batch) ON COMMIT DROP;
   `)
 }
 
 export async function copyBatch(tx: Tx, batch: StagedBatch): Promise<void> {
   await tx.query('TRUNCATE import_batch')
   await pipeline(Readable.from(batch.pieces), tx.query(copyFrom(`COPY import_batch (${STAGING_COLUMNS.join(', ')}) FROM STDIN`)))
+  if (batch.children) await pipeline(Readable.from([batch.children]), tx.query(copyFrom('COPY import_children (line, child_id) FROM STDIN')))
 }
 
 /**
@@ -119,6 +124,56 @@ export async function markLinkConflicts(tx: Tx): Promise<void> {
                       AND x.line <> m.line)
     )
     UPDATE import_batch b SET reject = 'link_conflict' FROM conflicted c WHERE b.line = c.line`)
+}
+
+/**
+ * Parent rows that list children are held back from the merge: a child may be a row further down
+ * the file. They are settled once every other card is in (`settleHeldParents`).
+ */
+export async function holdParentsWithChildren(tx: Tx): Promise<void> {
+  await tx.query(`WITH held AS (DELETE FROM import_batch WHERE reject IS NULL AND holds_children RETURNING *) INSERT INTO import_held SELECT * FROM held`)
+}
+
+/**
+ * The held parent rows become the last batch, each refused when a child it lists is no card of
+ * the directory (`unknown_child`) or not a pupil's card (`invalid_child`) — the same rules as the
+ * API's `child_ids`. False when nothing was held.
+ */
+export async function settleHeldParents(tx: Tx): Promise<boolean> {
+  const { rowCount } = await tx.query(`SELECT 1 FROM import_held LIMIT 1`)
+  if (!rowCount) return false
+  await tx.query(`
+    UPDATE import_held h SET reject = 'unknown_child'
+    WHERE h.reject IS NULL AND EXISTS (
+      SELECT 1 FROM import_children c WHERE c.line = h.line AND c.child_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal_users u WHERE u.id = c.child_id))`)
+  await tx.query(`
+    UPDATE import_held h SET reject = 'invalid_child'
+    WHERE h.reject IS NULL AND EXISTS (
+      SELECT 1 FROM import_children c JOIN journal_users u ON u.id = c.child_id WHERE c.line = h.line AND u.role <> 'student')`)
+  await tx.query(`TRUNCATE import_batch`)
+  await tx.query(`INSERT INTO import_batch SELECT * FROM import_held`)
+  await tx.query(`TRUNCATE import_held`)
+  return true
+}
+
+/**
+ * Every parent row of the file that went in and states its children gets exactly those (an empty
+ * «Дети»: none). Relations kept are not touched, so what Госуслуги said of them stays
+ * (src/guardians/checks.ts).
+ */
+export async function setRelations(tx: Tx): Promise<{ added: number; removed: number }> {
+  await tx.query(`
+    CREATE TEMP TABLE import_relations ON COMMIT DROP AS
+    SELECT DISTINCT s.id AS parent_id, c.child_id FROM import_children c JOIN import_seen s ON s.line = c.line
+    WHERE NOT EXISTS (SELECT 1 FROM import_rejected r WHERE r.line = c.line)`)
+  const removed = await tx.query(`
+    DELETE FROM journal_user_relations r
+    WHERE r.parent_id IN (SELECT parent_id FROM import_relations)
+      AND NOT EXISTS (SELECT 1 FROM import_relations i WHERE i.parent_id = r.parent_id AND i.child_id = r.child_id)`)
+  const added = await tx.query(`
+    INSERT INTO journal_user_relations (parent_id, child_id) SELECT parent_id, child_id FROM import_relations WHERE child_id IS NOT NULL
+    ON CONFLICT DO NOTHING`)
+  return { added: added.rowCount ?? 0, removed: removed.rowCount ?? 0 }
 }
 
 export interface MergeCounts {
