@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/pool.js'
 import { cardProblems, type CardProblem } from '../directory/cards.js'
 import { ApiError } from '../http/errors.js'
+import { relationsOfCard, type Relation } from '../guardians/checks.js'
 import { findLink, type Link } from '../linking/links.js'
 import { normalizeMiddleName, normalizeName } from '../matching/normalize.js'
 import { snilsDigits, snilsHmac } from '../matching/snils.js'
@@ -137,6 +138,8 @@ export interface RelatedCard {
   firstName: string
   middleName: string | null
   role: string
+  /** What Госуслуги said of this parent → child relation (src/guardians/checks.ts). */
+  guardian: Relation | undefined
 }
 
 export interface UserCard {
@@ -152,7 +155,7 @@ export interface UserCard {
 export async function readUserCard(db: Queryable, caller: SupportCaller, id: string): Promise<UserCard> {
   const user = await userInScope(db, caller, id)
   const scope = scopeOf(caller)
-  const [card, shared, related, link, history] = await Promise.all([
+  const [card, shared, related, link, history, relations] = await Promise.all([
     db.query<{ norm_middle_name: string | null }>('SELECT norm_middle_name FROM journal_users WHERE id = $1', [id]),
     // «Shared» as the completeness report counts it: another card of the same organisation and role
     // (the same SNILS on a teacher's staff and parent cards is one person in two capacities).
@@ -171,14 +174,17 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
     ),
     findLink(db, id),
     db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events e WHERE e.journal_user_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT 100`, [id]),
+    relationsOfCard(db, id),
   ])
+  const guardianOf = (other: string, relation: 'parent' | 'child') =>
+    relations.find((r) => (relation === 'child' ? r.parentId === id && r.childId === other : r.childId === id && r.parentId === other))
   const problems = cardProblems({ snilsPresent: user.snilsPresent, snilsValid: user.snilsValid, birthDate: user.birthDate, normMiddleName: card.rows[0]?.norm_middle_name ?? null })
   if (shared.rows.length > 0) problems.push('shared_snils')
   return {
     user,
     problems,
     sharedSnilsWith: shared.rows.map((r) => r.id),
-    related: related.rows.map((r) => ({ id: r.id, relation: r.relation, lastName: r.last_name, firstName: r.first_name, middleName: r.middle_name, role: r.role })),
+    related: related.rows.map((r) => ({ id: r.id, relation: r.relation, lastName: r.last_name, firstName: r.first_name, middleName: r.middle_name, role: r.role, guardian: guardianOf(r.id, r.relation) })),
     link,
     history: history.rows.map(toAuditEntry),
   }

@@ -2,7 +2,9 @@ import type { LightMyRequestResponse } from 'fastify'
 import { upsertCard, upsertOrganization, validateCard, type CardInput } from '../../src/directory/cards.js'
 import { withTransaction, type Pool } from '../../src/db/pool.js'
 import { recordFailedAttempt } from '../../src/linking/failed-attempts.js'
+import { saveVerdicts } from '../../src/guardians/checks.js'
 import { saveLink } from '../../src/linking/links.js'
+import { seedDemoDirectory } from '../../src/mock-idp/seed-demo-directory.js'
 import { snilsCheckNumber } from '../../src/matching/snils.js'
 import type { ReasonCode } from '../../src/matching/types.js'
 import type { VerifiedPerson } from '../../src/upstream/types.js'
@@ -106,4 +108,31 @@ export async function supportAccount(t: TestApp, login: string, role: 'admin' | 
 export async function auditRows(pool: Pool, where = 'true', params: unknown[] = []) {
   const { rows } = await pool.query(`SELECT type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, reason, details FROM audit_events WHERE ${where} ORDER BY id`, params)
   return rows as { type: string; actor_kind: string; actor_id: string | null; journal_user_id: string | null; organization_id: string | null; upstream_subject: string | null; reason: string | null; details: Record<string, unknown> }[]
+}
+
+/**
+ * The demo directory with some parents linked and their children's states stored as the flows
+ * store them (test/flows/guardians.test.ts drives the flows themselves): Никитина — one child
+ * confirmed, one not on Госуслуги; Егорова — a child whose name and date differ; Волкова — both
+ * children confirmed.
+ */
+export async function seedGuardianStates(t: TestApp): Promise<void> {
+  await seedDemoDirectory(t.db.pool, TEST_SECRETS.snilsHmacKey)
+  const none = { esiaBirthDate: null, esiaSnilsHmac: null }
+  await withTransaction(t.db.pool, async (tx) => {
+    const link = (journalUserId: string, subject: string) =>
+      saveLink(tx, { journalUserId, upstreamSubject: subject, method: 'link', evidence: [], trusted: true, level: 'PR', actor: { kind: 'person', id: subject } })
+    await link('u3301', '1000300017')
+    await saveVerdicts(tx, '1000300017', [
+      { parentId: 'u3301', childId: 'u3311', state: 'confirmed', reasons: [], ...none },
+      { parentId: 'u3301', childId: 'u3312', state: 'not_in_esia', reasons: [], ...none },
+    ])
+    await link('u3101', '1000300015')
+    await saveVerdicts(tx, '1000300015', [{ parentId: 'u3101', childId: 'u3111', state: 'mismatch', reasons: ['mismatch:first_name', 'mismatch:birth_date'], esiaBirthDate: '2014-03-06', esiaSnilsHmac: null }])
+    await link('u3001', '1000300014')
+    await saveVerdicts(tx, '1000300014', [
+      { parentId: 'u3001', childId: 'u3011', state: 'confirmed', reasons: [], ...none },
+      { parentId: 'u3001', childId: 'u3012', state: 'confirmed', reasons: [], ...none },
+    ])
+  })
 }

@@ -7,13 +7,14 @@ import { errorText, NOTICES, SUPPORT_ROLE_NAMES } from './texts.js'
  * The console frame: the site's page() with the console's navigation and its confirmation or error
  * notice. Every page works without JavaScript; forms carry the CSRF token passed in.
  */
-export type Section = 'home' | 'users' | 'attempts' | 'audit' | 'completeness' | 'import' | 'tokens' | 'accounts' | 'password' | 'events'
+export type Section = 'home' | 'users' | 'attempts' | 'audit' | 'completeness' | 'guardians' | 'import' | 'tokens' | 'accounts' | 'password' | 'events'
 
 const SECTIONS: { id: Section; href: string; label: string; adminOnly?: boolean }[] = [
   { id: 'home', href: '/admin', label: 'Главная' },
   { id: 'users', href: '/admin/users', label: 'Пользователи' },
   { id: 'attempts', href: '/admin/failed-attempts', label: 'Неудачные попытки' },
   { id: 'completeness', href: '/admin/completeness', label: 'Контроль заполнения' },
+  { id: 'guardians', href: '/admin/guardians', label: 'Родители и дети' },
   { id: 'import', href: '/admin/import', label: 'Пакетное обновление' },
   { id: 'audit', href: '/admin/audit', label: 'Журнал действий' },
   { id: 'tokens', href: '/admin/tokens', label: 'API-токены' },

@@ -11,6 +11,7 @@ import { auditConsoleRoutes } from './audit.js'
 import { eventConsoleRoutes } from './events.js'
 import { accountSelfRoutes, callerFromSession, loginRoutes } from './auth.js'
 import { HIDE, NoticeQuery, render } from './forms.js'
+import { guardianConsoleRoutes } from './guardians.js'
 import { importConsoleRoutes } from './import.js'
 import { reportConsoleRoutes } from './reports.js'
 import { consolePage, publicConsolePage } from './layout.js'
@@ -81,6 +82,7 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
     await signedIn.register(accountConsoleRoutes)
     await signedIn.register(importConsoleRoutes)
     await signedIn.register(reportConsoleRoutes)
+    await signedIn.register(guardianConsoleRoutes)
     await signedIn.register(eventConsoleRoutes)
   }
   await app.register(signedInRoutes)

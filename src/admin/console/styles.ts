@@ -45,4 +45,6 @@ table.counts { width: auto; min-width: 360px; }
 table.counts th { color: var(--ink); font-size: 1rem; font-weight: 400; }
 table.counts td { font-weight: 600; text-align: right; }
 .inline-form { display: inline; }
+ul.relations { padding-left: 20px; }
+ul.relations li { margin: 0 0 10px; }
 `

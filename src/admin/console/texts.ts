@@ -129,6 +129,8 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.export': 'Выгрузка данных',
   'support.import': 'Пакетное обновление (поддержка)',
   'support.problem_cards_viewed': 'Просмотр карточек с незаполненными данными',
+  'support.guardians_viewed': 'Просмотр родителей с неподтверждёнными детьми',
+  'guardian.checked': 'Дети сверены с Госуслугами',
   'directory.user_upserted': 'Карточка добавлена или изменена журналом',
   'directory.user_deleted': 'Карточка удалена журналом',
   'directory.organization_upserted': 'Организация добавлена или изменена',
@@ -143,6 +145,22 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.token_created': 'API-токен создан',
   'support.token_revoked': 'API-токен отозван',
   'support.events_retried': 'Повторная отправка событий журналу',
+}
+
+/** A parent → child relation as Госуслуги judged it (src/guardians/checks.ts), seen from the parent's card. */
+export const CHILD_STATES: Record<string, string> = {
+  confirmed: 'подтверждён Госуслугами',
+  mismatch: 'данные не совпадают',
+  not_in_esia: 'нет среди детей родителя на Госуслугах',
+  unchecked: 'не проверено',
+}
+
+/** The same, seen from the child's card: is this parent confirmed? */
+export const PARENT_STATES: Record<string, string> = {
+  confirmed: 'подтверждён Госуслугами',
+  mismatch: 'не подтверждён: данные не совпадают',
+  not_in_esia: 'не подтверждён: ребёнка нет среди его детей на Госуслугах',
+  unchecked: 'не проверено',
 }
 
 /** Why an import refused a row (codes of src/directory/import/report.ts), as a school reads it. */

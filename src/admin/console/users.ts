@@ -2,15 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ROLES } from '../../directory/cards.js'
+import { childStateText } from '../../matching/messages.js'
 import { html, type Html } from '../../web/html.js'
 import { listFailedAttempts, type FailedAttemptView } from '../attempts.js'
 import { auditSupportRead } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { moveLink, unlinkUser } from '../link-actions.js'
-import { readUserCard, searchFilterNames, searchUsers, type UserCard, type UserSearch, type UserSummary } from '../users.js'
+import { readUserCard, searchFilterNames, searchUsers, type RelatedCard, type UserCard, type UserSearch, type UserSummary } from '../users.js'
 import { day, formAction, fullName, HIDE, NoticeQuery, optionsOf, queryString, render, scopeOrganizations, select, when, type Option } from './forms.js'
 import { csrfField } from './layout.js'
-import { eventLabel, fieldLabel as fieldName, FIELD_STATES, FLOWS, LEVELS, LINK_METHODS, PROBLEMS, reasonTitle, ROLE_NAMES } from './texts.js'
+import { CHILD_STATES, eventLabel, fieldLabel as fieldName, FIELD_STATES, FLOWS, LEVELS, LINK_METHODS, PARENT_STATES, PROBLEMS, reasonTitle, ROLE_NAMES } from './texts.js'
 
 /**
  * Finding people and their cards. Searches by name or SNILS are POSTed and answered directly, so a
@@ -72,7 +73,8 @@ ${card.problems.length
     ? html`<h3>Что не заполнено</h3><ul>${card.problems.map((p) => html`<li><span class="tag bad">${PROBLEMS[p] ?? p}</span>${p === 'shared_snils' && card.sharedSnilsWith.length ? html` — ${card.sharedSnilsWith.map((id) => html`<a href="/admin/users/${encodeURIComponent(id)}">${id}</a> `)}` : ''}</li>`)}</ul>
 <p class="muted small">Данные исправляют в журнале; сюда они придут со следующим обновлением справочника.</p>`
     : html`<p><span class="tag good">Данные для входа через Госуслуги заполнены</span></p>`}
-${card.related.length ? html`<h3>Связанные карточки</h3><ul>${card.related.map((r) => html`<li>${r.relation === 'child' ? 'Ребёнок' : 'Родитель'}: <a href="/admin/users/${encodeURIComponent(r.id)}">${fullName(r)}</a></li>`)}</ul>` : ''}
+${relatedList(card.related.filter((r) => r.relation === 'child'), 'Дети', CHILD_STATES)}
+${relatedList(card.related.filter((r) => r.relation === 'parent'), 'Родители', PARENT_STATES)}
 </section>
 <section class="card" aria-labelledby="link"><h2 id="link">Связь с Госуслугами</h2>
 ${link
@@ -98,6 +100,26 @@ ${card.history.map((e) => html`<tr><td>${when(e.at)}</td><td>${eventLabel(e.type
 </tbody></table></div>`
     : html`<p class="muted">Событий нет.</p>`}
 </section>`
+}
+
+const STATE_TAGS: Record<string, string> = { confirmed: 'tag good', mismatch: 'tag bad', not_in_esia: 'tag bad', unchecked: 'tag' }
+
+/**
+ * A card's children (or parents), each with what Госуслуги said of the relation: the state, what
+ * did not agree, when it was checked, and — kept for the failed attempts' retention only — ЕСИА's
+ * birth date or the card that carries ЕСИА's SNILS when those differ.
+ */
+function relatedList(related: RelatedCard[], title: string, states: Record<string, string>): Html {
+  if (related.length === 0) return html``
+  return html`<h3>${title}</h3><ul class="relations">${related.map((r) => {
+    const g = r.guardian
+    const state = g?.state ?? 'unchecked'
+    return html`<li><a href="/admin/users/${encodeURIComponent(r.id)}">${fullName(r)}</a> <span class="${STATE_TAGS[state] ?? 'tag'}">${states[state] ?? state}</span>
+${g?.state === 'mismatch' ? html`<br><span class="small">${childStateText('mismatch', g.reasons)}</span>` : ''}
+${g?.esiaBirthDate ? html`<br><span class="small">Дата рождения на Госуслугах: ${day(g.esiaBirthDate)}</span>` : ''}
+${g?.esiaSnilsOnCards.length ? html`<br><span class="small">СНИЛС с Госуслуг записан в журнале у карточки ${g.esiaSnilsOnCards.map((id) => html`<a href="/admin/users/${encodeURIComponent(id)}">${id}</a> `)}</span>` : ''}
+${g?.checkedAt ? html`<br><span class="muted small">Сверено с Госуслугами: ${when(g.checkedAt)}</span>` : ''}</li>`
+  })}</ul>`
 }
 
 const linkForms = (id: string, csrf: string): Html => html`<form method="post" action="/admin/users/${encodeURIComponent(id)}/unlink" id="unlink">${csrfField(csrf)}
