@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadPersonas } from '../src/mock-idp/personas.js'
 import { buildTestApp, JOURNAL_CLIENT, journalBasicAuth, type TestApp } from './helpers/app.js'
 import { csv, snils } from './directory/fixtures.js'
+import { linkAs, loginAs } from './flows/guardian-helpers.js'
+import { startFlowWorld, type FlowWorld } from './flows/helpers.js'
+import { StockJournal } from './flows/login-helpers.js'
 
 /**
  * DESIGN.md §Security and §Directory: logs never contain SNILS, names, birth dates, credentials or
@@ -87,5 +91,37 @@ describe('redaction of logged objects', () => {
     const { redactLogObject } = await import('../src/logging.js')
     const logged = { kind: 'denied', code: 'ESIA-007004', details: { count: 3 } }
     expect(redactLogObject(logged)).toBe(logged)
+  })
+})
+
+/**
+ * Parents' children compared with Госуслуги (src/flows/guardians.ts), at trace level: a link whose
+ * child differs, a child only on Госуслуги, a login that compares again, the result page — and no
+ * child's name, birth date or SNILS from either side in any log line.
+ */
+describe('logs of guardianship checks carry no child\'s data', () => {
+  let w: FlowWorld
+  const kids = loadPersonas().flatMap((p) => p.kids ?? [])
+
+  beforeAll(async () => {
+    w = await startFlowWorld({ env: { LOG_LEVEL: 'trace' } })
+    await linkAs(w, 'u3101', 'parent-child-typo')
+    await linkAs(w, 'u3201', 'parent-child-not-in-journal')
+    await linkAs(w, 'u3301', 'parent-journal-child-not-in-esia')
+    await loginAs(w, new StockJournal(w), 'parent-journal-child-not-in-esia')
+  })
+  afterAll(async () => w?.close())
+
+  it('logged the flows, so the absence below means something', () => {
+    expect(w.logs.text()).toContain('/auth/callback')
+    expect(w.logs.text()).toContain('link flow finished')
+  })
+
+  it('holds no child\'s name, birth date or SNILS, ЕСИА\'s or the journal\'s', () => {
+    const logs = w.logs.text()
+    for (const k of kids.filter((k) => ['Тимофей', 'Лев', 'Глеб', 'Ева'].includes(k.firstName))) {
+      for (const value of [k.firstName, k.birthDate, k.snils!, k.snils!.replace(/\D/g, '')]) expect(logs).not.toContain(value)
+    }
+    for (const journalOnly of ['Тимафей', 'Орлов Денис', '2012-10-30']) expect(logs).not.toContain(journalOnly)
   })
 })

@@ -1,20 +1,10 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { relationsOfCard } from '../../src/guardians/checks.js'
-import { JOURNAL_CLIENT, journalBasicAuth } from '../helpers/app.js'
-import { loginAtMock } from '../helpers/mock-esia.js'
-import { REDIRECT_URI } from '../oidc-provider/helpers.js'
-import { Browser, textOf, type Page } from './browser.js'
+import { journalBasicAuth } from '../helpers/app.js'
+import { textOf } from './browser.js'
+import { KID_SCOPES, linkAs, loginAs } from './guardian-helpers.js'
 import { startFlowWorld, type FlowWorld } from './helpers.js'
-import { loginJourney, StockJournal } from './login-helpers.js'
-
-interface LinkToken extends JWTPayload {
-  result: string
-  children?: string[]
-  children_checked_at?: number
-}
-
-const KID_SCOPES = 'kid_fullname kid_birthdate kid_snils'
+import { StockJournal } from './login-helpers.js'
 
 /**
  * Guardians confirmed by Госуслуги, end to end: a parent links a card (and later logs in), the
@@ -39,38 +29,8 @@ describe.each([
   const states = async (parent: string) =>
     Object.fromEntries((await relationsOfCard(w.db.pool, parent)).filter((r) => r.parentId === parent).map((r) => [r.childId, r.reasons.length ? `${r.state} ${r.reasons.join(' ')}` : r.state]))
 
-  /** «Привязать…» in the journal, «Перейти», Госуслуги as `persona`, back; through the result page if one is shown. */
-  async function link(card: string, persona: string): Promise<{ token: LinkToken; resultPage: Page | undefined }> {
-    const state = `state-${Math.random()}`
-    const created = await w.app.inject({ method: 'POST', url: '/api/v1/link-intents', headers: { authorization: journalBasicAuth() }, payload: { journal_user_id: card, redirect_uri: REDIRECT_URI, state } })
-    expect(created.statusCode).toBe(201)
-    const browser = new Browser(w.app)
-    const toEsia = await browser.press(await browser.get(created.json<{ url: string }>().url), 'Перейти')
-    const back = await loginAtMock(toEsia.location!, persona)
-    let leaving = await browser.get(`${back.pathname}${back.search}`)
-    let resultPage: Page | undefined
-    if (leaving.location?.startsWith('/link/')) {
-      resultPage = await browser.get(leaving.location)
-      expect(resultPage.status).toBe(200)
-      leaving = await browser.press(resultPage, 'Вернуться в журнал')
-    }
-    const code = new URL(leaving.location!).searchParams.get('code')!
-    const res = await w.app.inject({
-      method: 'POST',
-      url: '/oauth2/token',
-      headers: { authorization: journalBasicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI }).toString(),
-    })
-    const { payload } = await jwtVerify<LinkToken>(res.json<{ link_token: string }>().link_token, createRemoteJWKSet(new URL(`${w.url}/oauth2/jwks`)), { issuer: w.url, audience: JOURNAL_CLIENT.client_id, typ: 'link+jwt' })
-    return { token: payload, resultPage }
-  }
-
-  /** «Войти через Госуслуги» with scope `children`: the ID token's and userinfo's claims. */
-  async function login(persona: string, scope = 'openid children') {
-    const journey = await loginJourney(w, journal, persona, { extra: { scope } })
-    const { claims, userinfo } = await journal.receive(journey.landed.location!, journey.tx)
-    return { claims, userinfo }
-  }
+  const link = (card: string, persona: string) => linkAs(w, card, persona)
+  const login = (persona: string, scope = 'openid children') => loginAs(w, journal, persona, scope)
 
   const checks = async (parent: string) => (await w.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE type = 'guardian.checked' AND journal_user_id = $1`, [parent])).rows[0]!.n
 
