@@ -58,7 +58,7 @@ const EnvSchema = Type.Object({
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
   /** Delivered and refused events, and SETs a polling journal never acknowledged, are kept this long (src/events/). */
   EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
-  /** ours: a confirmed parent's children are compared with Госуслуги again at a login this long after the last time (docs/decisions). */
+  /** ours: a confirmed parent's children are compared with Госуслуги again at a login this long after the last time (docs/decisions/0014-guardian-check-at-login.md). */
   GUARDIAN_RECHECK_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),

@@ -13,7 +13,7 @@ import type { ChildrenAccess, VerifiedChild } from '../upstream/types.js'
  *   at link     always, with the children that came with the person (they are fetched with it)
  *   at login    only for a person with parent cards whose kid scopes were granted, and only when a
  *               relation is due (never checked with this account, the journal changed the child's
- *               card, or the last result is old): docs/decisions/0013-guardian-check-at-login.md
+ *               card, or the last result is old): docs/decisions/0014-guardian-check-at-login.md
  *
  * A check stores one state per relation (src/guardians/checks.ts) and one `guardian.checked` audit
  * event per parent card, with counts only. ЕСИА's children that are none of the journal's are
