@@ -1,4 +1,5 @@
 import type { PoolClient, Queryable } from '../db/pool.js'
+import { cardForMatching, type MatchingCardRow } from '../matching/candidates.js'
 import type { ChildVerdict, RelationState } from '../matching/children.js'
 import type { JournalUserForMatching } from '../matching/types.js'
 
@@ -49,18 +50,9 @@ export interface SubjectChild {
   child: JournalUserForMatching
 }
 
-interface ChildRow {
+interface ChildRow extends MatchingCardRow {
   parent_id: string
   parent_organization_id: string
-  id: string
-  organization_id: string
-  role: JournalUserForMatching['role']
-  norm_last_name: string
-  norm_first_name: string
-  norm_middle_name: string | null
-  birth_date: string | null
-  snils_hmac: Buffer | null
-  snils_valid: boolean
 }
 
 /**
@@ -75,21 +67,7 @@ export async function childrenOfSubject(db: Queryable, subject: string): Promise
      ORDER BY r.parent_id, r.child_id`,
     [subject],
   )
-  return rows.map((r) => ({
-    parentId: r.parent_id,
-    parentOrganizationId: r.parent_organization_id,
-    child: {
-      id: r.id,
-      organizationId: r.organization_id,
-      role: r.role,
-      normLastName: r.norm_last_name,
-      normFirstName: r.norm_first_name,
-      normMiddleName: r.norm_middle_name,
-      birthDate: r.birth_date,
-      snilsHmac: r.snils_hmac,
-      snilsValid: r.snils_valid,
-    },
-  }))
+  return rows.map((r) => ({ parentId: r.parent_id, parentOrganizationId: r.parent_organization_id, child: cardForMatching(r) }))
 }
 
 /** A verdict for one relation, as stored. */

@@ -43,10 +43,10 @@ export interface CandidateSearch {
   reasons: ReasonCode[]
 }
 
-interface CardRow {
+/** The columns of `journal_users` matching reads, as pg returns them. */
+export interface MatchingCardRow {
   id: string
   organization_id: string
-  organization_name: string
   role: Role
   norm_last_name: string
   norm_first_name: string
@@ -54,6 +54,10 @@ interface CardRow {
   birth_date: string | null
   snils_hmac: Buffer | null
   snils_valid: boolean
+}
+
+interface CardRow extends MatchingCardRow {
+  organization_name: string
   linked_subject: string | null
 }
 
@@ -61,7 +65,8 @@ const CARD_COLUMNS = `j.id, j.organization_id, o.name AS organization_name, j.ro
   j.norm_middle_name, j.birth_date, j.snils_hmac, j.snils_valid, l.upstream_subject AS linked_subject`
 const CARD_FROM = `journal_users j JOIN organizations o ON o.id = j.organization_id LEFT JOIN links l ON l.journal_user_id = j.id`
 
-const toCard = (r: CardRow): JournalUserForMatching => ({
+/** A card as matching sees it, from its row. */
+export const cardForMatching = (r: MatchingCardRow): JournalUserForMatching => ({
   id: r.id,
   organizationId: r.organization_id,
   role: r.role,
@@ -85,7 +90,7 @@ export async function loadCardForMatching(db: Queryable, journalUserId: string, 
     text: `SELECT ${CARD_COLUMNS} FROM ${CARD_FROM} WHERE j.id = $1${opts.lock ? ' FOR UPDATE OF j' : ''}`,
     values: [journalUserId],
   })
-  return rows[0] && toCard(rows[0])
+  return rows[0] && cardForMatching(rows[0])
 }
 
 /**
@@ -131,7 +136,7 @@ export async function findCandidates(db: Queryable, person: VerifiedPerson, opts
       rejections.push(rejection(['ambiguous']))
       continue
     }
-    const outcome = matchPrepared(toCard(first), subject)
+    const outcome = matchPrepared(cardForMatching(first), subject)
     if (outcome.outcome === 'rejected') {
       rejections.push(rejection(outcome.reasons))
     } else if (!isStrongEvidence(outcome)) {
