@@ -124,6 +124,8 @@ describe('school A support walks every admin route against school B', () => {
       'GET /admin/completeness/problems': { query: orgB, expect: 'refused' },
       'GET /admin/completeness.csv': { query: orgB, expect: 'refused' },
       'GET /admin/completeness/problems.csv': { query: orgB, expect: 'refused' },
+      'GET /admin/guardians': { query: orgB, expect: 'refused' },
+      'GET /admin/guardians.csv': { query: orgB, expect: 'refused' },
       'GET /admin/import': { expect: 'clean' },
       'POST /admin/import': { body: { mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       'POST /admin/import/:id/apply': { params: { id: bPendingImport }, expect: 'refused' },
