@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { createPool } from '../src/db/pool.js'
+import { createPool, DATABASE_TIMEOUTS } from '../src/db/pool.js'
 import type { BenchContext, BenchModule } from './lib/context.js'
 import { databaseCpu, freshDatabase, serverSettings, startBenchServer } from './lib/database.js'
 
@@ -33,7 +33,8 @@ try {
     const mod = (await import(`./${name}.ts`)) as { default: BenchModule }
     process.stdout.write(`\n== ${name}: ${mod.default.description}\n`)
     const db = await freshDatabase(server, name)
-    const pool = createPool(db.url, 10)
+    // Generating a region's directory is one statement of minutes, beyond the service's own timeout.
+    const pool = createPool(db.url, 10, { ...DATABASE_TIMEOUTS, statementMs: 30 * 60_000 })
     const ctx: BenchContext = {
       databaseUrl: db.url,
       pool,

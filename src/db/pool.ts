@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { connectionFailed } from './failures.js'
 
 export type Pool = pg.Pool
 export type PoolClient = pg.PoolClient
@@ -11,11 +12,32 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value)
 // bigint ids and counts fit in a JS number for any realistic table.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
+/**
+ * How long the bridge waits on PostgreSQL before it answers 503 (src/http/unavailable.ts): a
+ * database that is down or unreachable must cost a request seconds, not hang it and the pool.
+ */
+export interface DatabaseTimeouts {
+  /** For a connection: a new one, or a free one when all are busy. */
+  connectMs: number
+  /**
+   * For one statement: the server cancels it then (statement_timeout), and the client stops waiting
+   * a second later even if the server never answers (a network that drops packets). The longest
+   * statement of a request is far below it; imports use their own connection without it.
+   */
+  statementMs: number
+}
+export const DATABASE_TIMEOUTS: DatabaseTimeouts = { connectMs: 3000, statementMs: 30_000 }
+
+export function createPool(connectionString: string, max = 10, timeouts: DatabaseTimeouts = DATABASE_TIMEOUTS): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: timeouts.connectMs,
+    statement_timeout: timeouts.statementMs,
+    query_timeout: timeouts.statementMs + 1000,
+    // A connection whose server vanished without a word is found out by TCP keep-alive.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: 'esia-bridge',
     // JIT compilation pays off for long analytical queries only; here it added ~110 ms to the
@@ -34,15 +56,20 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
  */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
+  let broken: Error | undefined
   try {
     await client.query('BEGIN')
     const result = await fn(client)
     await client.query('COMMIT')
     return result
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
+    // A connection that failed under the transaction is dropped, not given back to the pool: a
+    // ROLLBACK would wait on it in vain, and so would the next request. The server rolls back a
+    // transaction whose connection is gone.
+    if (connectionFailed(err)) broken = err as Error
+    else await client.query('ROLLBACK').catch(() => {})
     throw err
   } finally {
-    client.release()
+    client.release(broken)
   }
 }

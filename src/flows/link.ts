@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox'
 import { withTransaction, type PoolClient } from '../db/pool.js'
 import { publicRateLimit } from '../http/rate-limit.js'
 import { cardNames } from '../guardians/checks.js'
+import { RETRY_AFTER_S } from '../http/unavailable.js'
 import { writeAudit } from '../linking/audit.js'
 import { recordFailedAttempt } from '../linking/failed-attempts.js'
 import { findLink, LinkConflictError, saveLink } from '../linking/links.js'
@@ -108,7 +109,7 @@ async function start(app: FastifyInstance, metrics: FlowMetrics, request: Intent
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err
     request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
-    return sendPage(reply, 503, upstreamStartFailedPage({ intentId: intent.id, reason: upstreamErrorReason(err), journalHome: journalHome(intent) }))
+    return sendPage(reply.header('retry-after', String(RETRY_AFTER_S)), 503, upstreamStartFailedPage({ intentId: intent.id, reason: upstreamErrorReason(err), journalHome: journalHome(intent) }))
   }
   metrics.started('link')
   return reply.redirect(authorizeUrl, 303)

@@ -66,10 +66,13 @@ export function loginGonePage(): string {
   return messagePage([describeReason('flow_expired', 'login')])
 }
 
-/** Госуслуги could not be reached to start: trying again repeats the journal's own request. */
-export function upstreamStartFailedPage(opts: { reason: string; retryUrl: string; backUrl: string }): string {
+/**
+ * The login cannot start now (Госуслуги or our own service is down): trying again repeats the
+ * journal's own request; going back tells the journal `temporarily_unavailable`.
+ */
+export function startFailedPage(opts: { message: Situation; retryUrl: string; backUrl: string }): string {
   return messagePage(
-    [describeReason(opts.reason, 'login')],
+    [opts.message],
     html`<a class="btn" href="${opts.retryUrl}">${LOGIN_BUTTON_TEXT.retry}</a><a class="btn secondary" href="${opts.backUrl}">${LOGIN_BUTTON_TEXT.back}</a>`,
   )
 }

@@ -2,8 +2,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { Type, type Static } from 'typebox'
 import { withTransaction } from '../db/pool.js'
 import { publicRateLimit } from '../http/rate-limit.js'
+import { RETRY_AFTER_S, retryLater, unavailablePart } from '../http/unavailable.js'
 import { accountReason } from '../matching/match.js'
-import { upstreamErrorReason } from '../matching/messages.js'
+import { describeReason, upstreamErrorReason } from '../matching/messages.js'
 import { AuthorizeQuery, authorizationResponse, checkAuthorizeRequest, loginRequestOf, type LoginRequest } from '../oidc-provider/authorize.js'
 import { ACR } from '../oidc-provider/codes.js'
 import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
@@ -12,11 +13,11 @@ import { registerCallbackFinisher, type CallbackContext } from './callback.js'
 import { chooserPage, rememberChoice, rememberedChoice } from './chooser.js'
 import { checkChildrenAtLogin } from './guardians.js'
 import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
-import { badJournalRequestPage, loginFailedPage, loginGonePage, upstreamStartFailedPage } from './login-pages.js'
+import { badJournalRequestPage, loginFailedPage, loginGonePage, startFailedPage } from './login-pages.js'
 import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
 import { issueLoginCode, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
-import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
+import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage, SITUATIONS, type Situation } from './pages.js'
 import { personOf, startUpstream } from './upstream-leg.js'
 
 /**
@@ -77,19 +78,38 @@ async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: Fa
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err
     request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
-    const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description: 'ESIA (Gosuslugi) could not be reached; try again later', state: login.state })
-    // «Попробовать ещё раз» repeats the journal's request as a GET, whichever way it came.
-    const retryUrl = `/oauth2/authorize?${new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'))}`
-    return sendPage(reply, 503, upstreamStartFailedPage({ reason: upstreamErrorReason(err), retryUrl, backUrl }))
+    reply.header('retry-after', String(RETRY_AFTER_S))
+    return cannotStartNow(app, reply, params, login, describeReason(upstreamErrorReason(err), 'login'), 'ESIA (Gosuslugi) could not be reached; try again later')
   }
   metrics.started('login')
   return reply.redirect(upstreamUrl, 303)
 }
 
-/** Schema failures of /oauth2/authorize (a repeated or absurdly long parameter) get a page, not JSON. */
-function authorizeErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (error.validation) return sendPage(reply, 400, badJournalRequestPage('malformed'))
-  return htmlErrorHandler('login')(error, request, reply)
+/** A 503 page: «Попробовать ещё раз», or back to the journal with RFC 6749's temporarily_unavailable. */
+function cannotStartNow(app: FastifyInstance, reply: FastifyReply, params: AuthorizeQuery, login: LoginRequest, message: Situation, description: string) {
+  const backUrl = authorizationResponse(app.config.publicUrl, login.redirectUri, { error: 'temporarily_unavailable', description, state: login.state })
+  // «Попробовать ещё раз» repeats the journal's request as a GET, whichever way it came.
+  const retryUrl = `/oauth2/authorize?${new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string'))}`
+  return sendPage(reply, 503, startFailedPage({ message, retryUrl, backUrl }))
+}
+
+/**
+ * Errors of /oauth2/authorize: schema failures (a repeated or absurdly long parameter) get a page,
+ * not JSON; an outage of ours still lets the person take the journal's request back to it, marked
+ * temporarily_unavailable, when the request is one we may answer on its redirect_uri.
+ */
+function authorizeErrorHandler(app: FastifyInstance) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error.validation) return sendPage(reply, 400, badJournalRequestPage('malformed'))
+    const unavailable = unavailablePart(error)
+    const params = (request.method === 'POST' ? request.body : request.query) as AuthorizeQuery
+    const check = unavailable ? checkAuthorizeRequest(app.clients, params) : undefined
+    if (unavailable && check?.ok) {
+      retryLater(request, reply, unavailable, error)
+      return cannotStartNow(app, reply, params, check.request, SITUATIONS.unavailable, 'The service is temporarily unavailable; try again later')
+    }
+    return htmlErrorHandler('login')(error, request, reply)
+  }
 }
 
 // ── 2 → 5. the callback's finisher ──────────────────────────────────────────────────────────────
@@ -251,7 +271,7 @@ export async function loginFlowRoutes(app: FastifyInstance): Promise<void> {
 
   // OIDC Core §3.1.2.1: the authorization endpoint takes GET and form POST alike. No CSRF token on
   // the POST: it is the journal's cross-site request, answered exactly as the GET would be.
-  const authorizeRoute = { config: publicRateLimit(app), errorHandler: authorizeErrorHandler }
+  const authorizeRoute = { config: publicRateLimit(app), errorHandler: authorizeErrorHandler(app) }
   app.get<{ Querystring: AuthorizeQuery }>('/oauth2/authorize', { ...authorizeRoute, schema: { hide: true, querystring: AuthorizeQuery } }, (request, reply) =>
     authorize(app, metrics, request, reply, request.query),
   )

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { retryLater, unavailablePart } from '../http/unavailable.js'
 import { describeReason, type Flow, type ReasonMessage } from '../matching/messages.js'
 import { html, type Html } from '../web/html.js'
 import { page } from '../web/layout.js'
@@ -11,7 +12,7 @@ import { page } from '../web/layout.js'
  */
 
 /** A message shaped like the catalogue's, for situations that are not outcomes of matching. */
-type Situation = Pick<ReasonMessage, 'title' | 'text' | 'steps'>
+export type Situation = Pick<ReasonMessage, 'title' | 'text' | 'steps'>
 
 /** The intent or the upstream trip belongs to another browser (src/flows/browser.ts). */
 export const OTHER_BROWSER: Record<Flow, Situation> = {
@@ -37,6 +38,14 @@ export const SITUATIONS = {
     title: 'Слишком много попыток',
     text: 'С вашего адреса пришло слишком много запросов подряд. Ничего не изменилось.',
     steps: ['Подождите минуту и попробуйте ещё раз.'],
+  },
+  unavailable: {
+    title: 'Сервис временно не работает',
+    text: 'Сейчас у нас технический сбой, и мы не можем ни привязать учётную запись, ни выполнить вход через Госуслуги. Ваши данные в порядке: ничего не изменилось и не потерялось.',
+    steps: [
+      'Подождите несколько минут и попробуйте ещё раз: обновите эту страницу или вернитесь в журнал и снова нажмите кнопку Госуслуг.',
+      'Если сервис не заработает в течение часа, сообщите в школу и укажите время попытки.',
+    ],
   },
   internalError: {
     title: 'Сервис временно не работает',
@@ -80,7 +89,8 @@ export function sendPage(reply: FastifyReply, status: number, body: string): Fas
 
 /**
  * Error handler of a flow's HTML routes: people get a Russian page, never JSON. A stale or forged
- * form (CSRF), a rate limit, a malformed request and our own failures each say what to do next.
+ * form (CSRF), a rate limit, a malformed request, an outage of ours (503, src/http/unavailable.ts)
+ * and our own failures each say what to do next.
  */
 export function htmlErrorHandler(flow: Flow) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -88,6 +98,8 @@ export function htmlErrorHandler(flow: Flow) {
     if (status === 403 && error.code?.startsWith('FST_CSRF')) return sendPage(reply, 403, messagePage([SITUATIONS.staleForm]))
     if (status === 429) return sendPage(reply, 429, messagePage([SITUATIONS.tooManyRequests]))
     if (status < 500) return sendPage(reply, status, messagePage([describeReason('flow_expired', flow)]))
+    const unavailable = unavailablePart(error)
+    if (unavailable) return sendPage(retryLater(request, reply, unavailable, error), 503, messagePage([SITUATIONS.unavailable]))
     request.log.error({ err: error }, 'flow page failed')
     return sendPage(reply, 500, messagePage([SITUATIONS.internalError]))
   }

@@ -1,9 +1,13 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError } from './errors.js'
+import { RETRY_AFTER_S, retryLater, unavailablePart } from './unavailable.js'
+
+const UNAVAILABLE_MESSAGE = `Temporarily unavailable; nothing was changed. Try again in ${RETRY_AFTER_S} seconds`
 
 /**
- * JSON errors for the API. A 4xx says what was wrong; a 5xx never leaks its message or stack (it
- * could carry a value from the request), it is logged with the request id instead.
+ * JSON errors for the API. A 4xx says what was wrong; a part of ours that is down (the database)
+ * is a 503 to retry; any other 5xx never leaks its message or stack (it could carry a value from
+ * the request), it is logged with the request id instead.
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
@@ -15,6 +19,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       const first = error.validation[0]
       const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where
       return reply.code(400).send({ error: 'invalid_request', message: `${field} ${first?.message ?? 'is invalid'}` })
+    }
+    const unavailable = unavailablePart(error)
+    if (unavailable) {
+      return retryLater(request, reply, unavailable, error).send({ error: 'unavailable', message: UNAVAILABLE_MESSAGE })
     }
     const status = error.statusCode ?? 500
     if (status >= 500) {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { RETRY_AFTER_S, retryLater, unavailablePart } from '../http/unavailable.js'
 
 /**
  * RFC 6749 §5.2 error responses for the token and userinfo endpoints: `{error, error_description}`,
@@ -22,7 +23,7 @@ export class OAuthError extends Error {
 
 export const noStore = (reply: FastifyReply): FastifyReply => reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
 
-/** Route-level error handler: schema errors, our OAuthErrors and rate limits in the RFC shape; 5xx without detail. */
+/** Route-level error handler: schema errors, our OAuthErrors, rate limits and outages in the RFC shape; 5xx without detail. */
 export function oauthErrorHandler(error: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply) {
   noStore(reply)
   if (error instanceof OAuthError) {
@@ -35,6 +36,9 @@ export function oauthErrorHandler(error: FastifyError | OAuthError, request: Fas
   }
   if (error.statusCode === 429) return reply.code(429).send({ error: 'rate_limited', error_description: 'Too many requests; try again in a minute' })
   if ((error.statusCode ?? 500) < 500) return reply.code(error.statusCode ?? 400).send({ error: 'invalid_request', error_description: error.message })
+  // RFC 6749 §4.1.2.1 names this error for a server that cannot answer now; the status says the same.
+  const unavailable = unavailablePart(error)
+  if (unavailable) return retryLater(request, reply, unavailable, error).send({ error: 'temporarily_unavailable', error_description: `Try again in ${RETRY_AFTER_S} seconds` })
   request.log.error({ err: error }, 'oauth endpoint failed')
   return reply.code(500).send({ error: 'server_error', error_description: `Internal error; quote request id ${request.id} to the operator` })
 }

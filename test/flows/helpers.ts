@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { buildApp, type App } from '../../src/app.js'
 import type { Config } from '../../src/config.js'
+import type { Pool } from '../../src/db/pool.js'
 import { loggerOptions } from '../../src/logging.js'
 import { seedDemoDirectory } from '../../src/mock-idp/seed-demo-directory.js'
 import { ClientRegistry, type ClientFileEntry } from '../../src/oidc-provider/clients.js'
@@ -32,6 +33,8 @@ export async function startFlowWorld(opts: {
   clients?: ClientFileEntry[]
   upstream?: 'mock' | 'esia' | 'oidc'
   mock?: Parameters<typeof startTestMockEsia>[0]
+  /** The pool the bridge uses instead of the test database's own (one through a TCP proxy, say); ended on close. */
+  pool?: (db: TestDatabase) => Promise<Pool>
 } = {}): Promise<FlowWorld> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
@@ -41,7 +44,8 @@ export async function startFlowWorld(opts: {
   const config = testConfig({ DATABASE_URL: db.url, PUBLIC_URL: url, ...mock.bridgeEnv(opts.upstream ?? 'mock'), ...env })
   const logs = new LogCapture()
   const upstream = await createUpstreamAdapter(config)
-  const app = await buildApp({ config, pool: db.pool, clients: new ClientRegistry(opts.clients ?? [JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })
+  const pool = opts.pool ? await opts.pool(db) : db.pool
+  const app = await buildApp({ config, pool, clients: new ClientRegistry(opts.clients ?? [JOURNAL_CLIENT]), logger: pino(loggerOptions(config.logLevel), logs), upstream })
   await app.listen({ port, host: '127.0.0.1' })
   await seedDemoDirectory(db.pool, TEST_SECRETS.snilsHmacKey)
   return {
@@ -54,6 +58,7 @@ export async function startFlowWorld(opts: {
     async close() {
       await app.close()
       await mock.close()
+      if (pool !== db.pool) await pool.end()
       await db.drop()
     },
   }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../../http/errors.js'
+import { retryLater, unavailablePart } from '../../http/unavailable.js'
 import { html } from '../../web/html.js'
 import { countOpenAttempts } from '../attempts.js'
 import { requireCaller } from '../caller.js'
@@ -26,6 +27,7 @@ function consoleErrorCode(error: FastifyError | ApiError): { status: number; cod
   if (error.validation) return { status: 400, code: 'invalid_request' }
   if (error.code === 'FST_REQ_FILE_TOO_LARGE' || error.statusCode === 413) return { status: 413, code: 'file_too_large' }
   if (error.statusCode === 429) return { status: 429, code: 'rate_limited' }
+  if (unavailablePart(error)) return { status: 503, code: 'unavailable' }
   const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500
   return { status, code: status === 500 ? 'internal_error' : 'invalid_request' }
 }
@@ -38,8 +40,10 @@ function consoleErrorCode(error: FastifyError | ApiError): { status: number; cod
 export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(async (error: FastifyError | ApiError, request, reply) => {
     const { status, code } = consoleErrorCode(error)
-    if (status >= 500) request.log.error({ err: error }, 'console request failed')
-    const text = html`<div class="notice error" role="alert">${errorText(code)}${status >= 500 ? html` Номер запроса: <code>${request.id}</code>.` : ''}</div><p><a href="/admin">На главную консоли</a></p>`
+    const unavailable = status === 503 ? unavailablePart(error) : undefined
+    if (unavailable) retryLater(request, reply, unavailable, error)
+    else if (status >= 500) request.log.error({ err: error }, 'console request failed')
+    const text = html`<div class="notice error" role="alert">${errorText(code)}${status === 500 ? html` Номер запроса: <code>${request.id}</code>.` : ''}</div><p><a href="/admin">На главную консоли</a></p>`
     const caller = request.supportCaller
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store')
     return caller ? consolePage({ title: 'Не получилось', caller, csrf: reply.generateCsrf(), section: 'home', body: text }) : publicConsolePage('Не получилось', text)

@@ -92,7 +92,8 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
   // Its own connection rather than one from the pool: the session gets large temp buffers for the
   // staging tables, and they are given back when the import ends instead of staying with a pooled
   // connection.
-  const client = new pg.Client(pool.options)
+  // An import's statements take as long as its file, so the pool's statement timeouts are lifted.
+  const client = new pg.Client({ ...pool.options, statement_timeout: 0, query_timeout: 0 })
   await client.connect()
   client.on('error', () => {})
   try {
