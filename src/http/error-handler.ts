@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { ApiError } from './errors.js'
 import { RETRY_AFTER_S, retryLater, unavailablePart } from './unavailable.js'
 
-const UNAVAILABLE_MESSAGE = `Temporarily unavailable; nothing was changed. Try again in ${RETRY_AFTER_S} seconds`
+const UNAVAILABLE_MESSAGE = `Temporarily unavailable; try again in ${RETRY_AFTER_S} seconds`
 
 /**
  * JSON errors for the API. A 4xx says what was wrong; a part of ours that is down (the database)
