@@ -9,16 +9,15 @@ import { postButton } from './pages.js'
  * journal users — a parent with children in two schools, a teacher who is also a parent. The page
  * shows for each card what tells them apart (organisation, role, the name on the card, since a
  * parent's cards may carry different spellings) and nothing about anyone else. The last choice is
- * remembered per browser and preselected next time, as the journal's own app keeps CURRENT_USER_ID.
+ * remembered per browser and marked next time, as the journal's own app keeps CURRENT_USER_ID.
  */
 export const CHOOSER = {
   title: 'Выберите организацию',
-  lead: 'С вашей учётной записью Госуслуг связано несколько учётных записей электронного журнала. Выберите, под какой войти.',
-  leadOne: 'Проверьте, под какой учётной записью электронного журнала вы входите.',
-  remembered: 'Отмечена учётная запись, которую вы выбрали в прошлый раз.',
-  nothingChosen: 'Отметьте одну из учётных записей и нажмите «Продолжить».',
+  lead: 'С вашей учётной записью Госуслуг связано несколько учётных записей электронного журнала. Нажмите ту, под которой войти.',
+  leadOne: 'Проверьте, под какой учётной записью электронного журнала вы входите, и нажмите её.',
+  remembered: 'Вы выбирали её в прошлый раз',
+  nothingChosen: 'Выберите одну из учётных записей: нажмите её в списке.',
   journal: 'Электронный журнал',
-  go: 'Продолжить',
   cancel: 'Отменить',
 } as const
 
@@ -27,6 +26,11 @@ export const ROLE_LABELS: Record<Role, string> = { parent: 'Родитель', s
 
 const fullName = (c: LinkedCard) => [c.lastName, c.firstName, c.middleName].filter(Boolean).join(' ')
 
+/**
+ * Each card is a button of one form: one press chooses and goes on, and every card is reached with
+ * Tab (radio buttons would let Tab reach only one of them, the others needing the arrow keys).
+ * A list, so a screen reader says how many there are; the remembered card says so in its own name.
+ */
 export function chooserPage(opts: {
   pendingId: string
   journalName: string
@@ -36,21 +40,18 @@ export function chooserPage(opts: {
   nothingChosen?: boolean
 }): string {
   const { pendingId, cards, preselected } = opts
-  const remembered = preselected !== undefined && cards.some((c) => c.journalUserId === preselected)
   const body = html`<section class="card" aria-labelledby="page-title">
 <p class="muted">${CHOOSER.journal}: ${opts.journalName}</p>
 <h1 id="page-title">${CHOOSER.title}</h1>
 <p>${cards.length > 1 ? CHOOSER.lead : CHOOSER.leadOne}</p>
 ${opts.nothingChosen ? html`<div class="notice error" role="alert"><p>${CHOOSER.nothingChosen}</p></div>` : ''}
-${remembered ? html`<p class="muted">${CHOOSER.remembered}</p>` : ''}
 <form method="post" action="/login/${pendingId}/choose">
 <input type="hidden" name="_csrf" value="${opts.csrfToken}">
-<ul class="choices" role="radiogroup" aria-labelledby="page-title">
+<ul class="choices">
 ${cards.map(
-  (c) => html`<li><label class="choice"><input type="radio" name="journal_user_id" value="${c.journalUserId}" required${c.journalUserId === preselected || cards.length === 1 ? html` checked` : ''}><span><strong>${c.organizationName}</strong>${ROLE_LABELS[c.role]} · ${fullName(c)}</span></label></li>`,
+  (c) => html`<li><button type="submit" name="journal_user_id" value="${c.journalUserId}"${c.journalUserId === preselected ? html` class="remembered"` : ''}><strong>${c.organizationName}</strong> <span>${ROLE_LABELS[c.role]} · ${fullName(c)}</span>${c.journalUserId === preselected ? html` <span class="tag">${CHOOSER.remembered}</span>` : ''}</button></li>`,
 )}
 </ul>
-<div class="actions"><button type="submit">${CHOOSER.go}</button></div>
 </form>
 <div class="actions">${postButton(`/login/${pendingId}/return`, opts.csrfToken, CHOOSER.cancel, true)}</div>
 </section>`
@@ -61,7 +62,7 @@ ${cards.map(
 
 /**
  * A signed, HttpOnly cookie holding the journal user id last chosen in this browser. It only ever
- * preselects a radio button among the cards of whoever has just logged in at Госуслуги, so a
+ * marks one of the cards of whoever has just logged in at Госуслуги, so a
  * cookie left by another person on a shared computer shows nothing and chooses nothing; the
  * signature keeps it from being set by anyone but us. A year, like the journal app's own memory.
  * Logout keeps it: the next login, which usually follows a logout, is what it is for.

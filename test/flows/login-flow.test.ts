@@ -104,8 +104,8 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       expect(chooser.status).toBe(200)
       expect(textOf(chooser.body)).toContain('Выберите организацию')
       expect(chooserOptions(chooser)).toEqual([
-        { value: 'u1002', checked: false, label: 'МАОУ «Гимназия № 3» Родитель · Смирнова Ольга Викторовна' },
-        { value: 'u1001', checked: false, label: 'МБОУ «Средняя школа № 12» Родитель · Смирнова Ольга Викторовна' },
+        { value: 'u1002', remembered: false, label: 'МАОУ «Гимназия № 3» Родитель · Смирнова Ольга Викторовна' },
+        { value: 'u1001', remembered: false, label: 'МБОУ «Средняя школа № 12» Родитель · Смирнова Ольга Викторовна' },
       ])
       expect((await countRows(w)).codes).toBe(before.codes)
 
@@ -116,18 +116,18 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       const audit = (await w.db.pool.query(`SELECT details FROM audit_events WHERE journal_user_id = 'u1001' AND type = 'login.succeeded'`)).rows
       expect(audit).toEqual([{ details: expect.objectContaining({ method: 'auto', chooser: true, candidates: 2 }) }])
 
-      // The choice is remembered in this browser and preselected next time; the chooser is still shown.
+      // The choice is remembered in this browser and marked next time; the chooser is still shown.
       const again = await loginJourney(w, journal, 'parent-two-schools', { browser })
       const second = await browser.get(again.landed.location!)
-      expect(chooserOptions(second).map((o) => [o.value, o.checked])).toEqual([['u1002', false], ['u1001', true]])
-      expect(textOf(second.body)).toContain('Отмечена учётная запись, которую вы выбрали в прошлый раз')
+      expect(chooserOptions(second).map((o) => [o.value, o.remembered])).toEqual([['u1002', false], ['u1001', true]])
+      expect(textOf(second.body)).toContain('Вы выбирали её в прошлый раз')
       const other = await journal.receive((await choose(browser, second, 'u1002')).location!, again.tx)
       expect(other.claims).toMatchObject({ sub: 'u1002', org_id: 'gymnasium-3', role: 'parent' })
       expect((await w.db.pool.query(`SELECT details FROM audit_events WHERE journal_user_id = 'u1002' AND type = 'login.succeeded'`)).rows[0].details).toMatchObject({ method: 'link', chooser: true })
 
       // Another browser remembers nothing.
       const fresh = await loginJourney(w, journal, 'parent-two-schools')
-      expect(chooserOptions(await fresh.browser.get(fresh.landed.location!)).every((o) => !o.checked)).toBe(true)
+      expect(chooserOptions(await fresh.browser.get(fresh.landed.location!)).every((o) => !o.remembered)).toBe(true)
     })
 
     it('the teacher who is also a parent chooses between her two roles in one school', async () => {
@@ -145,7 +145,7 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       const { landed, browser, tx } = await loginJourney(w, journal, 'double-surname', { extra: { prompt: 'select_account' } })
       expect(landed.location).toMatch(/^\/login\//)
       const chooser = await browser.get(landed.location!)
-      expect(chooserOptions(chooser)).toEqual([{ value: 'u1501', checked: true, label: 'МАОУ «Гимназия № 3» Родитель · Мамина – Сибирякова Екатерина Олеговна' }])
+      expect(chooserOptions(chooser)).toEqual([{ value: 'u1501', remembered: false, label: 'МАОУ «Гимназия № 3» Родитель · Мамина – Сибирякова Екатерина Олеговна' }])
       const { claims } = await journal.receive((await choose(browser, chooser, 'u1501')).location!, tx)
       expect(claims.sub).toBe('u1501')
     })
@@ -157,7 +157,7 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       for (const forged of ['u1101', 'u2001', '']) {
         const refused = await choose(browser, chooser, forged)
         expect(refused.status).toBe(400)
-        expect(textOf(refused.body)).toContain('Отметьте одну из учётных записей')
+        expect(textOf(refused.body)).toContain('Выберите одну из учётных записей')
       }
       expect(await countRows(w)).toEqual(before)
       // The real choice still works afterwards, once.

@@ -89,16 +89,16 @@ export async function loginJourney(w: FlowWorld, journal: StockJournal, persona:
   return { ...started, landed: await started.browser.get(started.callback) }
 }
 
-/** The radio buttons of the chooser: value, whether checked, and the visible label text. */
-export function chooserOptions(page: Page): { value: string; checked: boolean; label: string }[] {
-  return [...page.body.matchAll(/<label class="choice"><input type="radio" name="journal_user_id" value="([^"]+)" required( checked)?><span>([\s\S]*?)<\/span><\/label>/g)].map((m) => ({
+/** The cards of the chooser (one button each): value, whether marked as last time's choice, and the card's text. */
+export function chooserOptions(page: Page): { value: string; remembered: boolean; label: string }[] {
+  return [...page.body.matchAll(/<li><button type="submit" name="journal_user_id" value="([^"]+)"( class="remembered")?>([\s\S]*?)<\/button><\/li>/g)].map((m) => ({
     value: m[1]!,
-    checked: m[2] !== undefined,
-    label: m[3]!.replace(/<[^>]+>/g, ' ').replace(/&laquo;/g, '«').replace(/&raquo;/g, '»').replace(/\s+/g, ' ').trim(),
+    remembered: m[2] !== undefined,
+    label: m[3]!.replace(/<span class="tag">[^<]*<\/span>/, '').replace(/<[^>]+>/g, ' ').replace(/&laquo;/g, '«').replace(/&raquo;/g, '»').replace(/\s+/g, ' ').trim(),
   }))
 }
 
-/** Picks a card on the chooser page and presses «Продолжить». */
+/** Presses a card on the chooser page (the form posts the button's value). */
 export function choose(browser: Browser, page: Page, journalUserId: string): Promise<Page> {
   const form = /<form method="post" action="([^"]+\/choose)">\s*<input type="hidden" name="_csrf" value="([^"]+)">/.exec(page.body)
   if (!form) throw new Error('No chooser form on the page')
