@@ -150,7 +150,7 @@ h2{font-size:1.05rem;margin:0 0 8px}
 .g-actions{display:flex;flex-wrap:wrap;gap:12px;margin-top:24px}
 button{font:inherit;font-weight:600;padding:12px 24px;border-radius:10px;border:2px solid var(--g-blue);background:var(--g-blue);color:#fff;cursor:pointer;min-height:48px}
 button.g-secondary{background:#fff;color:var(--g-blue)}
-:focus-visible{outline:3px solid #f5a300;outline-offset:2px}
+:focus-visible{outline:3px solid var(--g-ink);outline-offset:2px;box-shadow:0 0 0 2px #fff}
 .g-alert{border-left:4px solid var(--g-red);background:#fdf1f2;padding:12px 16px;border-radius:6px}
 .g-code{font-family:ui-monospace,monospace;font-weight:600}
 .g-bottom{color:var(--g-muted);font-size:.85rem;padding:0 0 32px}

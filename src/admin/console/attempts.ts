@@ -27,10 +27,10 @@ const BLOCKERS: Record<OverrideBlocker, string> = {
 
 function comparison(a: FailedAttemptView): Html {
   const value = (field: string, v: string | null) => (field === 'birth_date' ? day(v) : (v ?? '—'))
-  return html`<table class="compare"><caption class="muted small">Строки с расхождением выделены</caption>
+  return html`<div class="table-wrap"><table class="compare"><caption class="muted small">Строки с расхождением выделены</caption>
 <thead><tr><th scope="col">Поле</th><th scope="col">В журнале</th><th scope="col">На Госуслугах</th><th scope="col">Сравнение</th></tr></thead><tbody>
 ${a.comparison.map((c) => html`<tr class="${c.state}"><th scope="row">${fieldLabel(c.field)}</th><td>${value(c.field, c.journal)}</td><td>${value(c.field, c.esia)}</td><td>${FIELD_STATES[c.state] ?? c.state}</td></tr>`)}
-</tbody></table><p class="muted small">Номер СНИЛС не показывается ни с одной стороны: сравнивается только, совпадает ли он.</p>`
+</tbody></table></div><p class="muted small">Номер СНИЛС не показывается ни с одной стороны: сравнивается только, совпадает ли он.</p>`
 }
 
 function attemptPage(a: FailedAttemptView, csrf: string, canWrite: boolean): Html {

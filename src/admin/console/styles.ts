@@ -15,9 +15,9 @@ export const CONSOLE_CSS = `
 .filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 0 16px; align-items: end; }
 .filters .actions { margin-top: 12px; }
 .filters label { margin-top: 8px; }
-.kv { display: grid; grid-template-columns: minmax(160px, max-content) 1fr; gap: 6px 20px; margin: 0; }
+.kv { display: grid; grid-template-columns: fit-content(40%) minmax(0, 1fr); gap: 6px 20px; margin: 0; }
 .kv dt { color: var(--muted); }
-.kv dd { margin: 0; }
+.kv dd { margin: 0; overflow-wrap: break-word; }
 table.compare td, table.compare th { width: 25%; }
 table.compare th[scope=row] { color: var(--ink); }
 tr.differs th, tr.differs td { background: #fdf0f1; font-weight: 600; }
@@ -41,10 +41,14 @@ textarea { font: inherit; padding: 10px 12px; border: 1px solid #b8c2cc; border-
 .grid4 { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 20px; margin-bottom: 20px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 20px; }
 td.num, th.num { text-align: right; }
-table.counts { width: auto; min-width: 360px; }
+table.counts { width: auto; min-width: min(360px, 100%); }
 table.counts th { color: var(--ink); font-size: 1rem; font-weight: 400; }
 table.counts td { font-weight: 600; text-align: right; }
 .inline-form { display: inline; }
 ul.relations { padding-left: 20px; }
 ul.relations li { margin: 0 0 10px; }
+/* Reflow (WCAG 1.4.10): a card narrowed by a phone, by zoom or by its neighbour lists its facts in one
+   column. The card is the container, so its width decides, not the window's. */
+.card { container-type: inline-size; }
+@container (max-width: 380px) { .kv { grid-template-columns: minmax(0, 1fr); gap: 0; } .kv dd { margin-bottom: 8px; } }
 `
