@@ -3,12 +3,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { afterEach } from 'vitest'
 import type { App } from '../../src/app.js'
+import { accessibilityFailure, checksSummary, PageChecks } from './a11y.js'
 
 /**
  * Headless Chromium for browser tests: Debian's /usr/bin/chromium driven by playwright-core (no
  * browser download). Each launch gets a new empty profile, so no cookie or cache leaks between
  * tests. Where Chromium is missing the browser tests skip with a notice; everything else runs.
+ * Every page the session's tabs receive is checked for accessibility (test/helpers/a11y.ts): a test
+ * during which a page failed fails after it, with the rule and the element in the message.
  *
  *   const browserTests = describe.skipIf(!chromiumAvailable())
  *   beforeAll(async () => { browser = await launchChromium() })
@@ -27,28 +31,49 @@ export function chromiumAvailable(suite = 'browser tests'): boolean {
 export interface ChromiumSession {
   context: BrowserContext
   page: Page
+  /** The accessibility checks of the pages this session has received. */
+  checks: PageChecks
   close(): Promise<void>
 }
 
+const openSessions = new Set<ChromiumSession>()
+
+// Registered on the test file that imports this module, so each test answers for the pages it visited.
+afterEach(async () => {
+  const problems = (await Promise.all([...openSessions].map((s) => s.checks.settle()))).flat()
+  if (problems.length > 0) throw accessibilityFailure(problems)
+})
+
 export async function launchChromium(opts: { locale?: string; viewport?: { width: number; height: number } } = {}): Promise<ChromiumSession> {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'esia-bridge-chromium-'))
+  const viewport = opts.viewport ?? { width: 1280, height: 900 }
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: ARGS,
     locale: opts.locale ?? 'ru-RU',
-    viewport: opts.viewport ?? { width: 1280, height: 900 },
+    viewport,
     acceptDownloads: true,
   })
+  const checks = new PageChecks(context, viewport)
   const page = context.pages()[0] ?? (await context.newPage())
-  return {
+  const session: ChromiumSession = {
     context,
     page,
+    checks,
     async close() {
-      await context.close()
-      await rm(profile, { recursive: true, force: true })
+      openSessions.delete(session)
+      // Pages visited outside a test (beforeAll, afterAll) are answered for here.
+      const problems = await checks.settle().finally(async () => {
+        await context.close()
+        await rm(profile, { recursive: true, force: true })
+      })
+      console.info(checksSummary(checks))
+      if (problems.length > 0) throw accessibilityFailure(problems)
     },
   }
+  openSessions.add(session)
+  return session
 }
 
 /** Starts the app on a free local port (a real socket, as the browser needs) and returns its origin. */
