@@ -68,9 +68,18 @@ export class HttpBrowser {
 
   /** Presses the button labelled `label` on `page`: posts its form with the fields (CSRF included) it carries. */
   press(page: HttpPage, label: string, fields: Record<string, string> = {}): Promise<HttpPage> {
+    return this.#submit(page, (f) => f.includes(`>${label}</button>`), `button «${label}»`, fields)
+  }
+
+  /** Presses the button that sends `name`=`value` (a card on «Выберите организацию»): posts its form with that pair. */
+  pressValue(page: HttpPage, name: string, value: string): Promise<HttpPage> {
+    return this.#submit(page, (f) => f.includes(`<button type="submit" name="${name}" value="${value}"`), `button ${name}=${value}`, { [name]: value })
+  }
+
+  #submit(page: HttpPage, has: (form: string) => boolean, what: string, fields: Record<string, string>): Promise<HttpPage> {
     const forms = page.body.match(/<form method="post"[\s\S]*?<\/form>/g) ?? []
-    const form = forms.find((f) => f.includes(`>${label}</button>`))
-    if (!form) throw new Error(`No button «${label}» on ${page.url.pathname} (${page.status}): ${page.body.slice(0, 300)}`)
+    const form = forms.find(has)
+    if (!form) throw new Error(`No ${what} on ${page.url.pathname} (${page.status}): ${page.body.slice(0, 300)}`)
     const action = /action="([^"]+)"/.exec(form)![1]!.replaceAll('&amp;', '&')
     const hidden = Object.fromEntries([...form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]))
     return this.post(action, { ...hidden, ...fields }, page.url)

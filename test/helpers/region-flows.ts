@@ -146,7 +146,7 @@ export async function loginFlow(journal: RegionJournal, browser: HttpBrowser, pe
     chooser = true
     const page = expectStatus(await browser.follow(landed), 200, 'chooser')
     if (!page.body.includes('Выберите организацию')) throw new FlowError('the chooser page does not ask «Выберите организацию»')
-    landed = expectStatus(await browser.press(page, 'Продолжить', { journal_user_id: opts.choose }), 303, 'choose')
+    landed = expectStatus(await browser.pressValue(page, 'journal_user_id', opts.choose), 303, 'choose')
   }
   const tokens = await journal.redeem(landed.location!, { redirectUri: LOGIN_REDIRECT, state, verifier })
   const claims = await journal.verify<JWTPayload & { nonce: string }>(tokens.id_token!)
