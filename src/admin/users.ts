@@ -174,7 +174,7 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
     ),
     findLink(db, id),
     db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events e WHERE e.journal_user_id = $1 ORDER BY e.at DESC, e.id DESC LIMIT 100`, [id]),
-    relationsOfCard(db, id),
+    relationsOfCard(db, id, scope),
   ])
   const guardianOf = (other: string, relation: 'parent' | 'child') =>
     relations.find((r) => (relation === 'child' ? r.parentId === id && r.childId === other : r.childId === id && r.parentId === other))

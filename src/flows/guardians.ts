@@ -125,7 +125,7 @@ export interface CardChildren {
 
 /** The card's children and their states, or undefined when it has none (not a parent, or none in the journal). */
 export async function cardChildren(db: Queryable, parentId: string): Promise<CardChildren | undefined> {
-  const relations = (await relationsOfCard(db, parentId)).filter((r) => r.parentId === parentId)
+  const relations = (await relationsOfCard(db, parentId, null)).filter((r) => r.parentId === parentId)
   if (relations.length === 0) return undefined
   const times = relations.flatMap((r) => (r.checkedAt && r.state !== 'unchecked' ? [r.checkedAt.getTime()] : []))
   return {

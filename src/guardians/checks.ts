@@ -150,7 +150,10 @@ export interface Relation {
   checkedAt: Date | null
   /** ЕСИА's birth date when it differs from the card's (kept for the retention period only). */
   esiaBirthDate: string | null
-  /** Cards of the directory carrying the SNILS ЕСИА has for the child, when it differs from the card's. */
+  /**
+   * Cards of the directory carrying the SNILS ЕСИА has for the child, when it differs from the
+   * card's: only cards of the organisations the reader may see.
+   */
   esiaSnilsOnCards: string[]
 }
 
@@ -164,12 +167,18 @@ interface RelationRow {
   esia_snils_on: string[] | null
 }
 
-const RELATION_COLUMNS = `r.parent_id, r.child_id, ${EFFECTIVE_STATE} AS state,
+/**
+ * The columns of a relation; `$scope` (text[], null: all) names the organisations whose cards may be
+ * named as carrying ЕСИА's SNILS — a support person sees no card of another school, as on the card
+ * page itself (src/admin/users.ts readUserCard).
+ */
+const relationColumns = (scope: number) => `r.parent_id, r.child_id, ${EFFECTIVE_STATE} AS state,
   CASE WHEN ${EFFECTIVE_STATE} = 'mismatch' THEN g.reasons END AS reasons,
   CASE WHEN l.upstream_subject = g.upstream_subject THEN g.checked_at END AS checked_at,
   CASE WHEN ${EFFECTIVE_STATE} = 'mismatch' THEN g.esia_birth_date END AS esia_birth_date,
   CASE WHEN ${EFFECTIVE_STATE} = 'mismatch' AND g.esia_snils_hmac IS NOT NULL THEN
-    ARRAY(SELECT o.id FROM journal_users o WHERE o.snils_hmac = g.esia_snils_hmac ORDER BY o.id LIMIT 5) END AS esia_snils_on`
+    ARRAY(SELECT o.id FROM journal_users o WHERE o.snils_hmac = g.esia_snils_hmac AND ($${scope}::text[] IS NULL OR o.organization_id = ANY ($${scope}::text[]))
+          ORDER BY o.id LIMIT 5) END AS esia_snils_on`
 
 const toRelation = (r: RelationRow): Relation => ({
   parentId: r.parent_id,
@@ -181,12 +190,15 @@ const toRelation = (r: RelationRow): Relation => ({
   esiaSnilsOnCards: r.esia_snils_on ?? [],
 })
 
-/** A card's relations both ways: as the parent (its children) and as the child (its parents). */
-export async function relationsOfCard(db: Queryable, cardId: string): Promise<Relation[]> {
+/**
+ * A card's relations both ways: as the parent (its children) and as the child (its parents);
+ * `organizationIds` (null: all) limits the cards named in `esiaSnilsOnCards`.
+ */
+export async function relationsOfCard(db: Queryable, cardId: string, organizationIds: string[] | null): Promise<Relation[]> {
   const { rows } = await db.query<RelationRow>(
-    `SELECT ${RELATION_COLUMNS} FROM journal_user_relations r ${CHECK_JOINS}
+    `SELECT ${relationColumns(2)} FROM journal_user_relations r ${CHECK_JOINS}
      WHERE r.parent_id = $1 OR r.child_id = $1 ORDER BY r.parent_id, r.child_id`,
-    [cardId],
+    [cardId, organizationIds],
   )
   return rows.map(toRelation)
 }
@@ -250,7 +262,7 @@ export async function relationsPage(
 ): Promise<RelationExportRow[]> {
   const { rows } = await db.query<RelationRow & { organization_id: string; linked: boolean; p_last: string; p_first: string; p_middle: string | null; c_last: string; c_first: string; c_middle: string | null }>(
     `SELECT * FROM (
-       SELECT ${RELATION_COLUMNS}, p.organization_id, l.journal_user_id IS NOT NULL AS linked,
+       SELECT ${relationColumns(1)}, p.organization_id, l.journal_user_id IS NOT NULL AS linked,
               p.last_name AS p_last, p.first_name AS p_first, p.middle_name AS p_middle, c.last_name AS c_last, c.first_name AS c_first, c.middle_name AS c_middle
        FROM journal_users p JOIN journal_user_relations r ON r.parent_id = p.id ${CHECK_JOINS}
        WHERE p.role = 'parent' AND ($1::text[] IS NULL OR p.organization_id = ANY ($1)) AND ($2::text IS NULL OR p.organization_id = $2)

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { withTransaction } from '../../src/db/pool.js'
+import { saveVerdicts } from '../../src/guardians/checks.js'
+import { saveLink } from '../../src/linking/links.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { textOf } from '../flows/browser.js'
 import { ConsoleClient } from './console-client.js'
@@ -63,5 +66,17 @@ describe('parents and children in the console', () => {
     expect(all).toContain('u3101;Егорова;Наталья;Павловна;да;u3111;Егоров;Тимафей;Романович;mismatch:first_name,birth_date;данные не совпадают: не совпадает: имя и дата рождения;')
     expect(all).toContain(';u1001;Смирнова;Ольга;Викторовна;нет;u2001;Смирнов;Артём;Дмитриевич;unchecked;не проверено;')
     expect(await auditRows(t.db.pool, `type = 'support.export' AND details->>'export' = 'guardians'`)).toHaveLength(2)
+  })
+
+  it('names the cards carrying Госуслуги\'s SNILS of a child only inside the caller\'s schools', async () => {
+    // u1001 (school-12) and u1002 (gymnasium-3) carry one SNILS; Госуслуги gives it for u1102's child.
+    const { rows } = await t.db.pool.query<{ hex: string }>(`SELECT encode(snils_hmac, 'hex') AS hex FROM journal_users WHERE id = 'u1002'`)
+    await withTransaction(t.db.pool, async (tx) => {
+      await saveLink(tx, { journalUserId: 'u1102', upstreamSubject: '1000300099', method: 'link', evidence: [], trusted: true, level: 'PR', actor: { kind: 'person', id: '1000300099' } })
+      await saveVerdicts(tx, '1000300099', [{ parentId: 'u1102', childId: 'u2102', state: 'mismatch', reasons: ['mismatch:snils'], esiaBirthDate: null, esiaSnilsHmac: Buffer.from(rows[0]!.hex, 'hex') }])
+    })
+    const cardsNamed = (body: string) => /СНИЛС с Госуслуг записан в журнале у карточки ([^\n]*?)Сверено/.exec(textOf(body))?.[1]?.trim()
+    expect(cardsNamed((await everywhere.get('/admin/users/u1102')).body)).toBe('u1001 u1002')
+    expect(cardsNamed((await school12.get('/admin/users/u1102')).body)).toBe('u1001')
   })
 })

@@ -27,7 +27,7 @@ describe.each([
   afterAll(async () => w?.close())
 
   const states = async (parent: string) =>
-    Object.fromEntries((await relationsOfCard(w.db.pool, parent)).filter((r) => r.parentId === parent).map((r) => [r.childId, r.reasons.length ? `${r.state} ${r.reasons.join(' ')}` : r.state]))
+    Object.fromEntries((await relationsOfCard(w.db.pool, parent, null)).filter((r) => r.parentId === parent).map((r) => [r.childId, r.reasons.length ? `${r.state} ${r.reasons.join(' ')}` : r.state]))
 
   const link = (card: string, persona: string) => linkAs(w, card, persona)
   const login = (persona: string, scope = 'openid children') => loginAs(w, journal, persona, scope)
