@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment'
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
 import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap'
 import { Service, type IService } from 'kubernetes-models/v1/Service'
@@ -22,6 +23,7 @@ const MODELS = {
   'v1/ConfigMap': { model: ConfigMap, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget, module: 'kubernetes-models/policy/v1/PodDisruptionBudget', type: 'IPodDisruptionBudget' },
   'autoscaling/v2/HorizontalPodAutoscaler': { model: HorizontalPodAutoscaler, module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler', type: 'IHorizontalPodAutoscaler' },
+  'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
 } as const
 type Kind = keyof typeof MODELS
 
@@ -147,5 +149,30 @@ describe('deploy/kubernetes', () => {
     expect(hpa.spec!.minReplicas).toBeGreaterThanOrEqual(3)
     expect(pdb.spec!.maxUnavailable).toBe(1)
     expect(deployment.spec).not.toHaveProperty('replicas')
+  })
+
+  it('lets only the ingress controller and monitoring reach the pods, and trusts X-Forwarded-For from the ingress\'s addresses only', () => {
+    const policy = one<INetworkPolicy>('networking.k8s.io/v1/NetworkPolicy')
+    expect(deployment.spec!.template.metadata!.labels!).toMatchObject(policy.spec!.podSelector!.matchLabels!)
+    expect(policy.spec!.policyTypes).toContain('Ingress')
+    const rules = policy.spec!.ingress!
+    // Every rule names who may connect (a rule without `from` admits everyone), on the bridge's port only.
+    for (const rule of rules) {
+      expect(rule.from?.length).toBeGreaterThan(0)
+      for (const peer of rule.from!) expect(peer.podSelector?.matchLabels, 'a whole namespace or address block is admitted').toBeDefined()
+      expect(rule.ports).toEqual([{ port: 'http', protocol: 'TCP' }])
+    }
+    expect(rules.map((r) => r.from![0]!.namespaceSelector!.matchLabels!['kubernetes.io/metadata.name'])).toEqual(['ingress-nginx', 'monitoring'])
+    // No whole private network: at most a /24 of IPv4 addresses is trusted to say who the client is.
+    const trusted = String(configMap.data!.TRUST_PROXY).split(',').map((s) => s.trim())
+    for (const entry of trusted) expect(Number(entry.split('/')[1] ?? 32), entry).toBeGreaterThanOrEqual(24)
+  })
+
+  it('says what ESIA_CERT_HASH is: the GOST hash esia:cert-hash prints', () => {
+    const text = readFileSync(path.join(DIR, 'configmap.yaml'), 'utf8')
+    const comment = /((?:^ *#.*\n)+) *ESIA_CERT_HASH:/m.exec(text)![1]!
+    expect(comment).toContain('GOST R 34.11-2012')
+    expect(comment).toContain('npm run esia:cert-hash')
+    expect(comment).not.toMatch(/^ *# *SHA-256/m)
   })
 })
