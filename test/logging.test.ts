@@ -125,3 +125,32 @@ describe('logs of guardianship checks carry no child\'s data', () => {
     for (const journalOnly of ['Тимафей', 'Орлов Денис', '2012-10-30']) expect(logs).not.toContain(journalOnly)
   })
 })
+
+describe('where log lines go', () => {
+  it('in blocks, not line by line: a quiet line still arrives within about a second, and a burst goes out together', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const path = await import('node:path')
+    const { createLogger, logDestination } = await import('../src/logging.js')
+    const dir = await mkdtemp(path.join(tmpdir(), 'esia-bridge-log-'))
+    const file = path.join(dir, 'bridge.log')
+    const destination = logDestination(file)
+    const lines = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean)
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 60 && (await lines()).length < n; i++) await new Promise((r) => setTimeout(r, 50))
+    }
+    try {
+      const log = createLogger('info', destination)
+      log.info('one quiet line')
+      expect(await lines()).toEqual([])
+      await waitFor(1)
+      expect((await lines()).map((l) => JSON.parse(l).msg)).toEqual(['one quiet line'])
+      for (let i = 0; i < 200; i++) log.info({ i }, 'a request')
+      await waitFor(201)
+      expect(await lines()).toHaveLength(201)
+    } finally {
+      destination.end()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
