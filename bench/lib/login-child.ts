@@ -27,15 +27,23 @@ export interface DriverStart {
   people: { persona: string; journalUserId: string }[]
 }
 
-export type DriverRun = { mode: 'closed'; logins: number; concurrency: number } | { mode: 'paced'; rate: number; seconds: number }
+/** `userinfo`: the journal's backend also asks /oauth2/userinfo with the access token. */
+export type DriverRun = ({ mode: 'closed'; logins: number; concurrency: number } | { mode: 'paced'; rate: number; seconds: number }) & { userinfo?: boolean }
+
+/**
+ * The requests of one login, each timed from the request's start to its answer's last byte:
+ * `esia` is the mock ЕСИА's answer (not the bridge's), `login` the whole login.
+ */
+export const STEPS = ['authorize', 'esia', 'callback', 'token', 'userinfo', 'login'] as const
+export type Step = (typeof STEPS)[number]
 
 export interface DriverResult {
   logins: number
   failures: number
   firstFailure?: string
   seconds: number
-  /** Callback latencies (ms), sorted. */
-  callbackMs: number[]
+  /** Latencies (ms) of the successful logins by step, each sorted; userinfo empty unless asked for. */
+  stepMs: Record<Step, number[]>
   cpuSeconds: number
 }
 
@@ -141,11 +149,11 @@ class Driver {
     else this.#free.push(p)
   }
 
-  /** One whole login; returns the callback's latency in ms. */
-  async login(): Promise<number> {
+  /** One whole login; returns each step's latency in ms. */
+  async login(userinfo: boolean): Promise<Partial<Record<Step, number>>> {
     const person = await this.#take()
     try {
-      return await this.#login(person)
+      return await this.#login(person, userinfo)
     } finally {
       this.#give(person)
     }
@@ -157,8 +165,16 @@ class Driver {
     return answer
   }
 
-  async #login({ persona, journalUserId, jar }: Person): Promise<number> {
+  async #login({ persona, journalUserId, jar }: Person, userinfo: boolean): Promise<Partial<Record<Step, number>>> {
     const { bridgeUrl, clientId, redirectUri } = this.start
+    const ms: Partial<Record<Step, number>> = {}
+    const start = performance.now()
+    let t0 = start
+    const lap = (step: Step) => {
+      const t = performance.now()
+      ms[step] = t - t0
+      t0 = t
+    }
     // The journal: state, nonce, PKCE.
     const state = b64url(randomBytes(32))
     const verifier = b64url(randomBytes(32))
@@ -169,6 +185,7 @@ class Driver {
     })) authorize.searchParams.set(k, v)
 
     const toEsia = await this.#step(jar, authorize)
+    lap('authorize')
     if (toEsia.status !== 303 || !toEsia.location) throw new Error(`authorize answered ${toEsia.status}: ${toEsia.body.slice(0, 200)}`)
     const esiaUrl = new URL(toEsia.location)
     let picked = await this.#step(jar, esiaUrl)
@@ -183,11 +200,10 @@ class Driver {
       })
     }
     if (picked.status !== 302 || !picked.location) throw new Error(`mock ЕСИА answered ${picked.status}`)
+    lap('esia')
 
-    const t0 = performance.now()
-    const callbackUrl = new URL(picked.location)
-    const back = await this.#step(jar, callbackUrl)
-    const callbackMs = performance.now() - t0
+    const back = await this.#step(jar, new URL(picked.location))
+    lap('callback')
     if (back.status !== 303 || !back.location?.startsWith(redirectUri)) throw new Error(`callback answered ${back.status} → ${back.location ?? back.body.slice(0, 200)}`)
     const answer = new URL(back.location)
     if (answer.searchParams.get('state') !== state) throw new Error('state mismatch')
@@ -198,21 +214,35 @@ class Driver {
       headers: { authorization: this.#basic, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'authorization_code', code: answer.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
     })
+    lap('token')
     if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}: ${token.body.slice(0, 200)}`)
-    const idToken = (JSON.parse(token.body) as { id_token: string }).id_token
-    const sub = (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub
+    const tokens = JSON.parse(token.body) as { id_token: string; access_token: string }
+    const sub = (JSON.parse(Buffer.from(tokens.id_token.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub
     if (sub !== journalUserId) throw new Error(`logged in as ${sub}, expected ${journalUserId}`)
-    return callbackMs
+
+    if (userinfo) {
+      t0 = performance.now()
+      const claims = await request(new URL('/oauth2/userinfo', bridgeUrl), { headers: { authorization: `Bearer ${tokens.access_token}` } })
+      lap('userinfo')
+      if (claims.status !== 200) throw new Error(`userinfo answered ${claims.status}: ${claims.body.slice(0, 200)}`)
+      if ((JSON.parse(claims.body) as { sub: string }).sub !== journalUserId) throw new Error('userinfo names another journal user')
+    }
+    ms.login = performance.now() - start
+    return ms
   }
 
   async run(run: DriverRun): Promise<DriverResult> {
     const since = process.cpuUsage()
-    const latencies: number[] = []
+    const stepMs = Object.fromEntries(STEPS.map((s) => [s, [] as number[]])) as Record<Step, number[]>
+    let logins = 0
     let failures = 0
     let firstFailure: string | undefined
     const one = () =>
-      this.login().then(
-        (ms) => void latencies.push(ms),
+      this.login(run.userinfo ?? false).then(
+        (ms) => {
+          logins++
+          for (const step of STEPS) if (ms[step] !== undefined) stepMs[step].push(ms[step])
+        },
         (err: Error) => {
           failures++
           firstFailure ??= err.message
@@ -240,15 +270,29 @@ class Driver {
       await Promise.all(inFlight)
     }
     const seconds = (performance.now() - t0) / 1000
-    latencies.sort((a, b) => a - b)
-    return { logins: latencies.length, failures, ...(firstFailure ? { firstFailure } : {}), seconds, callbackMs: latencies, cpuSeconds: cpuSeconds(since) }
+    for (const step of STEPS) stepMs[step].sort((a, b) => a - b)
+    return { logins, failures, ...(firstFailure ? { firstFailure } : {}), seconds, stepMs, cpuSeconds: cpuSeconds(since) }
   }
+}
+
+/** The HTTP floor: `requests` GET /healthz, `concurrency` at a time, on the same kept-alive sockets. */
+async function ping(bridgeUrl: string, requests: number, concurrency: number): Promise<void> {
+  const url = new URL('/healthz', bridgeUrl)
+  let started = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (started < requests) {
+      started++
+      const answer = await request(url)
+      if (answer.status !== 200) throw new Error(`/healthz answered ${answer.status}`)
+    }
+  }))
 }
 
 async function runDriver(start: DriverStart) {
   const driver = new Driver(start)
-  process.on('message', (m: { type: string; run?: DriverRun }) => {
+  process.on('message', (m: { type: string; run?: DriverRun; requests?: number; concurrency?: number }) => {
     if (m.type === 'run') void driver.run(m.run!).then((result) => send({ type: 'result', result }))
+    if (m.type === 'ping') void ping(start.bridgeUrl, m.requests!, m.concurrency!).then(() => send({ type: 'pong' }))
     if (m.type === 'stop') process.exit(0)
   })
   send({ type: 'ready' })
