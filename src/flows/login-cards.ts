@@ -27,7 +27,7 @@ export interface LinkedCard {
   middleName: string | null
 }
 
-interface CardRow {
+export interface CardRow {
   id: string
   organization_id: string
   organization_name: string
@@ -36,7 +36,7 @@ interface CardRow {
   first_name: string
   middle_name: string | null
 }
-const toCard = (r: CardRow): LinkedCard => ({
+export const toCard = (r: CardRow): LinkedCard => ({
   journalUserId: r.id,
   organizationId: r.organization_id,
   organizationName: r.organization_name,
@@ -47,19 +47,19 @@ const toCard = (r: CardRow): LinkedCard => ({
 })
 
 /**
- * The cards linked to this subject with their organisations' names, in the chooser's order: one
- * indexed statement, the only read of a returning person's login (the unique index of links leads
- * with upstream_subject). Named, so each connection plans it once.
+ * The cards linked to the subject `$1` with their organisations' names (CardRow's columns): one
+ * indexed read, since the unique index of links leads with upstream_subject. The chooser's order
+ * is `ORDER BY organization_name, role, id`. Shared with the login's own statement
+ * (login-record.ts), which reads them and writes the code at once.
  */
+export const LINKED_CARDS_SQL = `SELECT j.id, j.organization_id, o.name AS organization_name, j.role, j.last_name, j.first_name, j.middle_name
+  FROM links l JOIN journal_users j ON j.id = l.journal_user_id JOIN organizations o ON o.id = j.organization_id
+  WHERE l.upstream_subject = $1`
+export const CHOOSER_ORDER = 'ORDER BY organization_name, role, id'
+
+/** The cards linked to this subject, in the chooser's order. Named, so each connection plans it once. */
 export async function linkedCards(db: Queryable, subject: string): Promise<LinkedCard[]> {
-  const { rows } = await db.query<CardRow>({
-    name: 'login.linked-cards',
-    text: `SELECT j.id, j.organization_id, o.name AS organization_name, j.role, j.last_name, j.first_name, j.middle_name
-           FROM links l JOIN journal_users j ON j.id = l.journal_user_id JOIN organizations o ON o.id = j.organization_id
-           WHERE l.upstream_subject = $1
-           ORDER BY o.name, j.role, j.id`,
-    values: [subject],
-  })
+  const { rows } = await db.query<CardRow>({ name: 'login.linked-cards', text: `${LINKED_CARDS_SQL} ${CHOOSER_ORDER}`, values: [subject] })
   return rows.map(toCard)
 }
 

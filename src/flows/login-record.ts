@@ -1,14 +1,14 @@
 import type { PoolClient, Queryable } from '../db/pool.js'
-import { childrenClaimsSql } from '../guardians/checks.js'
+import { checkDueSql, childrenClaimsSql } from '../guardians/checks.js'
 import { writeAudit } from '../linking/audit.js'
 import { recordFailedAttempt } from '../linking/failed-attempts.js'
 import type { GroupRejection } from '../matching/candidates.js'
 import type { ReasonCode } from '../matching/types.js'
-import { CODE_TTL_S, hashToken, newOpaqueToken, type LoginClaims } from '../oidc-provider/codes.js'
+import { CODE_TTL_S, hashToken, newOpaqueToken } from '../oidc-provider/codes.js'
 import type { VerifiedPerson } from '../upstream/types.js'
 import { newSessionId } from '../events/sessions.js'
 import type { BrowserHash } from './browser.js'
-import type { LinkedCard } from './login-cards.js'
+import { CHOOSER_ORDER, LINKED_CARDS_SQL, toCard, type CardRow, type LinkedCard } from './login-cards.js'
 import type { AnsweredRequest, LoginAuth } from './login-pending.js'
 
 /**
@@ -20,84 +20,111 @@ import type { AnsweredRequest, LoginAuth } from './login-pending.js'
 /** DESIGN.md §2: `amr` names the method the bridge relied on — Госуслуги. */
 const AMR = ['esia']
 
-/** ID token claims of a login as this card (DESIGN.md §2): organisation, role, names as on the card. */
-export function loginClaims(card: LinkedCard, auth: LoginAuth): LoginClaims {
-  return {
-    auth_time: auth.auth_time,
-    amr: AMR,
-    acr: auth.acr,
-    org_id: card.organizationId,
-    role: card.role,
-    family_name: card.lastName,
-    given_name: card.firstName,
-    ...(card.middleName ? { middle_name: card.middleName } : {}),
-  }
-}
-
+/** A login about to be answered with a code: whose, for which request, how they authenticated. */
 export interface SuccessfulLogin {
   request: AnsweredRequest
-  card: LinkedCard
   subject: string
   auth: LoginAuth
   /** Audit details: method (link | auto), client, whether the chooser was used… never names. */
   details: Record<string, unknown>
 }
 
-/**
- * Issues the code the browser takes back to the journal, in one statement (one round trip on the
- * login path, DESIGN.md §Service levels): the link's `last_login_at`, the code and the audit event
- * are written together, and only while the card is still linked to this subject — a link support
- * removed a second ago yields no code (undefined) rather than a login through a link that is gone.
- *
- * The login's session id (`sid`, OpenID Connect Back-Channel Logout 1.0) rides in the code's claims
- * into the ID token. For a client with a backchannel_logout_uri the same statement also records the
- * session (`session`: the browser it came from), so a later logout or unlink can end it; other
- * clients' logins run the statement without that part.
- *
- * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts), writeAudit
- * (src/linking/audit.ts) and login_sessions (src/events/sessions.ts); they are written here as one
- * statement instead of three or four calls.
- * A journal that asked for scope `children` gets a parent's confirmed children in the payload from
- * the same statement (src/guardians/checks.ts); no other login reads them.
- */
-const ISSUE_CODE = `WITH seen AS (
-             UPDATE links SET last_login_at = now() WHERE journal_user_id = $1 AND upstream_subject = $2 RETURNING organization_id
-           ), code AS (
-             INSERT INTO authorization_codes (code_hash, kind, client_id, redirect_uri, journal_user_id, code_challenge, nonce, payload, expires_at)
-             SELECT $3, 'login', $4, $5, $1, $6, $7, $8::jsonb || CASE WHEN $11 THEN ${childrenClaimsSql('$1', '$2')} ELSE '{}'::jsonb END,
-                    now() + make_interval(secs => $9) FROM seen
-           )`
-const RECORD_AUDIT = `
-           INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
-           SELECT 'login.succeeded', 'person', $2, $1, organization_id, $2, $10 FROM seen`
-const RECORD_SESSION = `, session AS (
-             INSERT INTO login_sessions (sid, client_id, journal_user_id, browser_hash) SELECT $12, $4, $1, $13 FROM seen
-           )`
+export interface IssueOptions {
+  /** The card to log in as; null: the person's only card, when they have exactly one. */
+  asCard: string | null
+  /** Back-Channel Logout 1.0: the session is recorded, with its browser, for a client that will want to hear its end. */
+  session?: { browser: BrowserHash | undefined } | undefined
+  /**
+   * Госуслуги gave the children (kid_* scopes granted): a parent's card whose children are due a
+   * new comparison (src/guardians/checks.ts, with these re-check hours) gets no code here; the
+   * caller compares them first, then asks again for that card.
+   */
+  childrenRecheck?: { confirmed: number; other: number } | undefined
+}
 
-export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, session?: { browser: BrowserHash | undefined }): Promise<string | undefined> {
+export interface IssuedLogin {
+  /** The code for the journal; undefined when no card was to be logged in as. */
+  code: string | undefined
+  /** Every card linked to the subject, in the chooser's order (read in the same statement). */
+  cards: LinkedCard[]
+  /** The card to log in as is a parent whose children are due a comparison (no code yet). */
+  childrenDue: boolean
+}
+
+/**
+ * The login's one statement (each round trip costs the login path: README «Benchmarks»): it reads
+ * the cards linked to the subject and, for the card to log in as, writes the link's
+ * `last_login_at`, the code and the `login.succeeded` audit event together. The card is
+ * `asCard` (the one chosen on the chooser, or just linked), or with `asCard` null the person's only
+ * card — so a returning person's callback needs no second statement, and someone with no card or
+ * several gets the cards back and no code. The write happens only while the card is still linked to
+ * this subject: a link support removed a second ago yields no code rather than a login through a
+ * link that is gone.
+ *
+ * The code's payload is the ID token's claims (README, «ID token claim»): the authentication event
+ * and the session id from JavaScript, then organisation, role and the names as the school typed
+ * them (a patronymic only when there is one). The session id (`sid`, OpenID Connect Back-Channel
+ * Logout 1.0) rides in every login's claims; for a client with a backchannel_logout_uri the same
+ * statement also records the session, so a later logout or unlink can end it. A journal that asked
+ * for scope `children` gets a parent's confirmed children in the payload from the same statement.
+ * The columns are those of createAuthorizationCode (src/oidc-provider/codes.ts), writeAudit
+ * (src/linking/audit.ts) and login_sessions (src/events/sessions.ts), written here in one statement
+ * instead of five calls.
+ */
+const ISSUE_CODE = `WITH cards AS (
+             ${LINKED_CARDS_SQL}
+           ), card AS (
+             SELECT cards.*, ($12::int IS NOT NULL AND cards.role = 'parent' AND ${checkDueSql('ARRAY[cards.id]', '$1', '$12', '$13')}) AS children_due
+             FROM cards WHERE cards.id = $2 OR ($2::text IS NULL AND (SELECT count(*) FROM cards) = 1)
+           ), seen AS (
+             UPDATE links SET last_login_at = now() FROM card
+             WHERE links.journal_user_id = card.id AND links.upstream_subject = $1 AND NOT card.children_due
+             RETURNING card.*, links.organization_id AS link_organization_id
+           ), issued AS (
+             INSERT INTO authorization_codes (code_hash, kind, client_id, redirect_uri, journal_user_id, code_challenge, nonce, payload, expires_at)
+             SELECT $3, 'login', $4, $5, seen.id, $6, $7,
+                    $8::jsonb || jsonb_build_object('org_id', seen.organization_id, 'role', seen.role, 'family_name', seen.last_name, 'given_name', seen.first_name)
+                      || CASE WHEN seen.middle_name <> '' THEN jsonb_build_object('middle_name', seen.middle_name) ELSE '{}'::jsonb END
+                      || CASE WHEN $11 AND seen.role = 'parent' THEN ${childrenClaimsSql('seen.id', '$1')} ELSE '{}'::jsonb END,
+                    now() + make_interval(secs => $9)
+             FROM seen
+           ), session AS (
+             INSERT INTO login_sessions (sid, client_id, journal_user_id, browser_hash) SELECT $14, $4, seen.id, $16 FROM seen WHERE $15
+           ), audit AS (
+             INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
+             SELECT 'login.succeeded', 'person', $1, seen.id, seen.link_organization_id, $1, $10 FROM seen
+           )
+           SELECT cards.*, cards.id IN (SELECT id FROM seen) AS logged_in, coalesce((SELECT children_due FROM card), false) AS children_due
+           FROM cards ${CHOOSER_ORDER}`
+
+export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, opts: IssueOptions): Promise<IssuedLogin> {
   const code = newOpaqueToken()
   const sid = newSessionId()
-  const { request, card, subject } = login
-  const values: unknown[] = [
-    card.journalUserId,
-    subject,
-    hashToken(code),
-    request.clientId,
-    request.redirectUri,
-    request.codeChallenge,
-    request.nonce,
-    JSON.stringify({ ...loginClaims(card, login.auth), sid }),
-    CODE_TTL_S,
-    JSON.stringify({ ...login.details, client_id: request.clientId, acr: login.auth.acr }),
-    // Scope `children` on a parent card: the children Госуслуги confirmed (src/guardians/checks.ts).
-    request.children && card.role === 'parent',
-  ]
-  const { rowCount } = await db.query(
-    session
-      ? { name: 'login.issue-code-session', text: ISSUE_CODE + RECORD_SESSION + RECORD_AUDIT, values: [...values, sid, session.browser ?? null] }
-      : { name: 'login.issue-code', text: ISSUE_CODE + RECORD_AUDIT, values },
-  )
-  return rowCount === 1 ? code : undefined
+  const { request, subject, auth } = login
+  const { rows } = await db.query<CardRow & { logged_in: boolean; children_due: boolean }>({
+    name: 'login.issue-code',
+    text: ISSUE_CODE,
+    values: [
+      subject,
+      opts.asCard,
+      hashToken(code),
+      request.clientId,
+      request.redirectUri,
+      request.codeChallenge,
+      request.nonce,
+      JSON.stringify({ auth_time: auth.auth_time, amr: AMR, acr: auth.acr, sid }),
+      CODE_TTL_S,
+      JSON.stringify({ ...login.details, client_id: request.clientId, acr: auth.acr }),
+      // Scope `children` on a parent card: the children Госуслуги confirmed (src/guardians/checks.ts).
+      request.children,
+      opts.childrenRecheck?.confirmed ?? null,
+      opts.childrenRecheck?.other ?? null,
+      sid,
+      opts.session !== undefined,
+      opts.session?.browser ?? null,
+    ],
+  })
+  return { code: rows.some((r) => r.logged_in) ? code : undefined, cards: rows.map(toCard), childrenDue: rows[0]?.children_due ?? false }
 }
 
 export interface FailedLogin {

@@ -11,7 +11,7 @@ import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
 import { bindBrowser, browserHash, type BrowserHash } from './browser.js'
 import { registerCallbackFinisher, type CallbackContext } from './callback.js'
 import { chooserPage, rememberChoice, rememberedChoice } from './chooser.js'
-import { checkChildrenAtLogin } from './guardians.js'
+import { checkChildrenAtLogin, recheckHours } from './guardians.js'
 import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
 import { badJournalRequestPage, loginFailedPage, loginGonePage, startFailedPage } from './login-pages.js'
 import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
@@ -33,14 +33,16 @@ import { personOf, startUpstream } from './upstream-leg.js'
  *   5. decide     one card → finish; several, or prompt=select_account → the chooser; none → the failure page
  *   6. choose     GET  /login/{id}  «Выберите организацию» (chooser.ts); POST /login/{id}/choose checks the
  *                                   choice against the candidates kept server-side
- *   7. finish     code, last login and audit event in one statement (login-record.ts) → redirect_uri?code&state&iss
+ *   7. finish     code, last login and audit event in one statement (login-record.ts) → redirect_uri?code&state&iss;
+ *                 a returning person's 4, 5 and 7 are that one statement: the cards read, and with one card the code
  *      return     POST /login/{id}/return       from a failure page or «Отменить» → redirect_uri?error=access_denied
  *
  * The journal redeems the code at /oauth2/token (PKCE checked there) for the ID token and an access
  * token for /oauth2/userinfo; /oauth2/logout ends the login (oidc-provider/logout.ts).
  *
- * A returning person costs: the flow state written (1) and taken (2), the upstream's token verified,
- * the linked cards read (4), the code + audit written (7), the code redeemed and the ID token signed.
+ * A returning person costs four statements — the flow state written (1) and taken (2), the cards read
+ * with the code, last login and audit written (4–7), the code redeemed — the upstream's two tokens
+ * verified and our ID token signed.
  */
 
 const PendingParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }) })
@@ -134,11 +136,26 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     if (accountReason(person) === 'child_consent_required') return fail({ person, reasons: ['child_consent_required'], rejections: [] })
   }
 
-  // 4. cards. An unconfirmed account that holds links still logs in through them: the link was made
-  // when the account was confirmed (the link flow requires it) and the subject is the same account;
-  // `acr` tells the journal what the account is now, so a journal that requires esia:confirmed can.
-  let cards = await linkedCards(app.db, account.subject)
-  let method: LoginAuth['method'] = 'link'
+  // 4.–5. cards, and for a returning person with one card the code, in one statement (login-record.ts).
+  // An unconfirmed account that holds links still logs in through them: the link was made when the
+  // account was confirmed (the link flow requires it) and the subject is the same account; `acr`
+  // tells the journal what the account is now, so a journal that requires esia:confirmed can.
+  const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge, children: login.children }
+  const authAs = (method: LoginAuth['method'], by: Pick<VerifiedPerson, 'level' | 'trusted'>): LoginAuth => ({ auth_time: account.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(by), method })
+  let auth = authAs('link', person ?? account)
+  let cards: LinkedCard[]
+  if (login.selectAccount) cards = await linkedCards(app.db, account.subject)
+  else {
+    const returning = { request: answered, subject: account.subject, auth, details: { method: 'link', chooser: false } }
+    // A parent's card whose children are due a comparison with Госуслуги gets no code yet (below).
+    const childrenRecheck = upstream.login.childrenAccess === 'given' ? recheckHours(app) : undefined
+    const issued = await issueLoginCode(app.db, returning, { asCard: null, session: sessionOf(app, request, login.clientId), childrenRecheck })
+    if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
+    // One card and no code, nothing due: its link was removed a moment ago.
+    if (issued.cards.length === 1 && !issued.childrenDue) return sendPage(reply, 410, loginGonePage())
+    cards = issued.cards
+  }
+
   if (cards.length === 0) {
     if (!person) {
       const fetched = await personOf(upstream)
@@ -155,7 +172,7 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
       await withTransaction(app.db, (tx) => recordLoginFailure(tx, app.config.secrets.snilsHmacKey, { clientId: login.clientId, person: seen, reasons: [], rejections: auto.rejections, details: { partial: true } }))
     }
     cards = auto.cards
-    method = 'auto'
+    auth = authAs('auto', person)
   }
 
   // A parent's children compared with Госуслуги again, when due (guardians.ts); never for anyone else.
@@ -163,11 +180,9 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     request.log.warn({ err }, 'children could not be compared at login')
   })
 
-  // 5. decide
-  const auth: LoginAuth = { auth_time: account.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(person ?? account), method }
-  const answered: AnsweredRequest = { clientId: login.clientId, redirectUri: login.redirectUri, state: login.state, nonce: login.nonce, codeChallenge: login.codeChallenge, children: login.children }
+  // 5. one card: finish; several, or prompt=select_account: the chooser
   if (cards.length === 1 && !login.selectAccount) {
-    return finish(app, metrics, request, reply, { request: answered, card: cards[0]!, subject: account.subject, auth, details: { method, chooser: false } })
+    return finish(app, metrics, request, reply, { request: answered, subject: account.subject, auth, details: { method: auth.method, chooser: false } }, cards[0]!.journalUserId)
   }
   const id = await savePendingLogin(app.db, browser, { kind: 'choose', request: answered, subject: account.subject, auth, candidates: cards.map((c) => c.journalUserId) })
   return reply.redirect(`/login/${id}`, 303)
@@ -224,26 +239,34 @@ async function choose(app: FastifyInstance, metrics: FlowMetrics, request: Fasti
   const choice = request.body.journal_user_id
   // Taken only with a choice that is one of the candidates kept for this browser.
   const pending = choice ? await takePendingLogin(app.db, request.params.id, browser, choice) : undefined
-  if (!pending || pending.kind !== 'choose') {
+  if (!choice || !pending || pending.kind !== 'choose') {
     const view = await viewPendingLogin(app.db, request.params.id, browser)
     if (view.state === 'ready' && view.pending.kind === 'choose') return showChooser(app, request, reply, view.pending, true)
     return reply.redirect(`/login/${request.params.id}`, 303)
   }
-  const card = (await chooserCards(app, pending)).find((c) => c.journalUserId === choice)
-  if (!card) return sendPage(reply, 410, loginGonePage())
-  rememberChoice(request, reply, card.journalUserId)
   const { method } = pending.auth
-  return finish(app, metrics, request, reply, { request: pending.request, card, subject: pending.subject, auth: pending.auth, details: { method, chooser: true, candidates: pending.candidates.length } })
+  const chosen = { request: pending.request, subject: pending.subject, auth: pending.auth, details: { method, chooser: true, candidates: pending.candidates.length } }
+  return finish(app, metrics, request, reply, chosen, choice, () => rememberChoice(request, reply, choice))
 }
 
 // ── 7. finish, or go back ───────────────────────────────────────────────────────────────────────
 
-async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin) {
-  // Back-Channel Logout 1.0: the session is recorded for a client that will want to hear its end.
-  const session = app.clients.get(login.request.clientId)?.backchannelLogout ? { browser: browserHash(request) } : undefined
-  const code = stillRegistered(app, login.request) ? await issueLoginCode(app.db, login, session) : undefined
+/** Back-Channel Logout 1.0: the session is recorded for a client that will want to hear its end. */
+const sessionOf = (app: FastifyInstance, request: FastifyRequest, clientId: string) =>
+  app.clients.get(clientId)?.backchannelLogout ? { browser: browserHash(request) } : undefined
+
+/** The code for this card (still linked, the journal's redirect_uri still registered), or «start again». */
+async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin, journalUserId: string, onSuccess?: () => void) {
+  const { code } = stillRegistered(app, login.request)
+    ? await issueLoginCode(app.db, login, { asCard: journalUserId, session: sessionOf(app, request, login.request.clientId) })
+    : { code: undefined }
   // The journal dropped this redirect_uri, or support removed the link a moment ago: start again.
   if (!code) return sendPage(reply, 410, loginGonePage())
+  onSuccess?.()
+  return loggedIn(app, metrics, request, reply, login, code)
+}
+
+function loggedIn(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin, code: string) {
   metrics.finished('login', 'logged_in')
   // Debug, not info: this is the hot path (thousands a minute at 8 a.m.), the request log already has
   // the callback, the audit trail the login, /metrics the counts; and each info line costs CPU.

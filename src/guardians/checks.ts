@@ -124,18 +124,24 @@ export async function markUnchecked(tx: PoolClient, subject: string): Promise<vo
  * Should a login of `subject` with these parent cards ask Госуслуги for the children again? Yes when
  * a relation has no result for this account, or only `unchecked`; when the journal changed the
  * child's card since; when a confirmed result is older than `confirmedHours`, any other one older
- * than `otherHours`. One short statement, for parents only; non-parents never get here.
+ * than `otherHours`. One short statement, for parents only; non-parents never get here. As SQL
+ * (`parentIds`: an expression of the parent ids as an array), for the login's own statement
+ * (src/flows/login-record.ts), which asks it of a returning parent's card on the way.
  */
+export function checkDueSql(parentIds: string, subject: string, confirmedHours: string, otherHours: string): string {
+  return `EXISTS (
+             SELECT 1 FROM journal_user_relations r JOIN journal_users c ON c.id = r.child_id
+             LEFT JOIN guardian_checks g ON g.parent_id = r.parent_id AND g.child_id = r.child_id AND g.upstream_subject = ${subject}
+             WHERE r.parent_id = ANY (${parentIds})
+               AND (g.state IS NULL OR g.state = 'unchecked' OR g.checked_at < c.updated_at
+                    OR g.checked_at < now() - make_interval(hours => CASE WHEN g.state = 'confirmed' THEN ${confirmedHours}::int ELSE ${otherHours}::int END))
+           )`
+}
+
 export async function checkDue(db: Queryable, subject: string, parentIds: readonly string[], hours: { confirmed: number; other: number }): Promise<boolean> {
   const { rows } = await db.query<{ due: boolean }>({
     name: 'guardians.check-due',
-    text: `SELECT EXISTS (
-             SELECT 1 FROM journal_user_relations r JOIN journal_users c ON c.id = r.child_id
-             LEFT JOIN guardian_checks g ON g.parent_id = r.parent_id AND g.child_id = r.child_id AND g.upstream_subject = $2
-             WHERE r.parent_id = ANY ($1)
-               AND (g.state IS NULL OR g.state = 'unchecked' OR g.checked_at < c.updated_at
-                    OR g.checked_at < now() - make_interval(hours => CASE WHEN g.state = 'confirmed' THEN $3::int ELSE $4::int END))
-           ) AS due`,
+    text: `SELECT ${checkDueSql('$1', '$2', '$3', '$4')} AS due`,
     values: [parentIds, subject, hours.confirmed, hours.other],
   })
   return rows[0]!.due

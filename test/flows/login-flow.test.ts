@@ -4,7 +4,7 @@ import { snilsDigits } from '../../src/matching/snils.js'
 import { JOURNAL_CLIENT } from '../helpers/app.js'
 import { Browser, textOf } from './browser.js'
 import { startFlowWorld, type FlowWorld } from './helpers.js'
-import { choose, chooserOptions, countRows, LOGIN_REDIRECT, loginJourney, StockJournal } from './login-helpers.js'
+import { choose, chooserOptions, countRows, goToEsia, LOGIN_REDIRECT, loginJourney, StockJournal } from './login-helpers.js'
 
 /**
  * «Войти через Госуслуги» end to end: a journal using openid-client exactly as documented
@@ -88,6 +88,24 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
     }
   })
 
+  it('a returning person’s callback takes two statements, and the same callback again is refused with nothing written', async () => {
+    const { browser, callback, tx } = await goToEsia(w, journal, 'name-with-yo')
+    let statements = 0
+    const count = () => void statements++
+    w.db.pool.on('acquire', count)
+    const landed = await browser.get(callback).finally(() => w.db.pool.off('acquire', count))
+    expect(landed.status).toBe(303)
+    // The flow state taken; then the cards read with the code, the last login and the audit event written.
+    expect(statements).toBe(2)
+
+    const before = await countRows(w)
+    const replay = await browser.get(callback)
+    expect(replay.status).toBe(400)
+    expect(textOf(replay.body)).toContain('Страница устарела или ссылка уже была использована')
+    expect(await countRows(w)).toEqual(before)
+    expect((await journal.receive(landed.location!, tx)).claims.sub).toBe('u1401')
+  })
+
   describe('«Выберите организацию»', () => {
     it('the parent with children in two schools gets both cards linked and the chooser: school, role and the name on each card', async () => {
       const before = await countRows(w)
@@ -139,6 +157,17 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       ])
       const { claims } = await journal.receive((await choose(browser, chooser, 'u1101')).location!, tx)
       expect(claims).toMatchObject({ sub: 'u1101', org_id: 'school-12', role: 'staff' })
+    })
+
+    it('a card whose link support removed while the person was choosing: «start again», and nothing is issued', async () => {
+      const { landed, browser } = await loginJourney(w, journal, 'teacher-parent')
+      const chooser = await browser.get(landed.location!)
+      await w.db.pool.query(`DELETE FROM links WHERE journal_user_id = 'u1101'`)
+      const before = await countRows(w)
+      const chosen = await choose(browser, chooser, 'u1101')
+      expect(chosen.status).toBe(410)
+      expect(await countRows(w)).toEqual(before)
+      expect(browser.cookies.has('bridge-last-choice')).toBe(false)
     })
 
     it('prompt=select_account shows the chooser even for one card', async () => {
