@@ -116,4 +116,15 @@ describe('issuing a login code with the linked cards in one statement', () => {
     const sessions = (await db.pool.query('SELECT client_id, journal_user_id, browser_hash FROM login_sessions WHERE sid = $1', [payload.sid])).rows
     expect(sessions).toEqual([{ client_id: JOURNAL_CLIENT.client_id, journal_user_id: 'one', browser_hash: browser }])
   })
+
+  it('keeps its single-use rows out of the WAL, and what must last in it', async () => {
+    const { rows } = await db.pool.query<{ relname: string; relpersistence: string }>(
+      `SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relname = ANY ($1) ORDER BY relname`,
+      [['access_tokens', 'audit_events', 'authorization_codes', 'failed_attempts', 'flow_states', 'links', 'pending_logins']],
+    )
+    expect(Object.fromEntries(rows.map((r) => [r.relname, r.relpersistence === 'u' ? 'unlogged' : 'logged']))).toEqual({
+      access_tokens: 'unlogged', authorization_codes: 'unlogged', flow_states: 'unlogged', pending_logins: 'unlogged',
+      audit_events: 'logged', failed_attempts: 'logged', links: 'logged',
+    })
+  })
 })
