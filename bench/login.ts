@@ -252,37 +252,27 @@ async function es256Cost(app: Awaited<ReturnType<typeof buildApp>>): Promise<num
   return (used.user + used.system) / 1e3 / rounds
 }
 
-/** --allocations=1: V8's sampling heap profiler over the measured phase: who allocates, per login. */
-async function startAllocationSampling(): Promise<{ stop(): Promise<string> }> {
+/**
+ * A V8 profile of this process (the bridge) over the measured phase, written to a temporary file:
+ * `cpu` (--profile=1) samples every 200 µs where time goes; `heap` (--allocations=1) samples about
+ * every 4 KiB allocated, keeping what the next collection frees, for who allocates.
+ */
+async function startRecording(kind: 'cpu' | 'heap'): Promise<{ stop(): Promise<string> }> {
   const { Session } = await import('node:inspector/promises')
   const session = new Session()
   session.connect()
-  await session.post('HeapProfiler.enable')
-  // Sampled every 4 KiB on average; objects collected by the next scavenge are kept in the profile.
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
-  return {
-    async stop() {
-      const { profile } = await session.post('HeapProfiler.stopSampling')
-      const file = path.join(os.tmpdir(), `esia-bridge-login-${process.pid}.heapprofile`)
-      await writeFile(file, JSON.stringify(profile))
-      session.disconnect()
-      return file
-    },
+  if (kind === 'cpu') {
+    await session.post('Profiler.enable')
+    await session.post('Profiler.setSamplingInterval', { interval: 200 })
+    await session.post('Profiler.start')
+  } else {
+    await session.post('HeapProfiler.enable')
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
   }
-}
-
-/** --profile=1: a V8 CPU profile of the bridge process during the full-speed phase, for finding waste. */
-async function startProfiler(): Promise<{ stop(): Promise<string> }> {
-  const { Session } = await import('node:inspector/promises')
-  const session = new Session()
-  session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.setSamplingInterval', { interval: 200 })
-  await session.post('Profiler.start')
   return {
     async stop() {
-      const { profile } = await session.post('Profiler.stop')
-      const file = path.join(os.tmpdir(), `esia-bridge-login-${process.pid}.cpuprofile`)
+      const { profile } = kind === 'cpu' ? await session.post('Profiler.stop') : await session.post('HeapProfiler.stopSampling')
+      const file = path.join(os.tmpdir(), `esia-bridge-login-${process.pid}.${kind === 'cpu' ? 'cpuprofile' : 'heapprofile'}`)
       await writeFile(file, JSON.stringify(profile))
       session.disconnect()
       return file
@@ -359,8 +349,8 @@ const bench: BenchModule = {
       await driver.ask({ type: 'run', run: { mode: 'closed', logins: Math.min(1000, logins), concurrency } }, 'result')
       ctx.print('warm-up: done (not counted)')
 
-      const profiler = ctx.option('profile', 0) ? await startProfiler() : undefined
-      const allocations = ctx.option('allocations', 0) ? await startAllocationSampling() : undefined
+      const profiler = ctx.option('profile', 0) ? await startRecording('cpu') : undefined
+      const allocations = ctx.option('allocations', 0) ? await startRecording('heap') : undefined
       const main = await phase(ctx, `returning logins, ${concurrency} concurrent browsers`, mock, driver, { mode: 'closed', logins, concurrency })
       if (allocations) {
         const file = await allocations.stop()
