@@ -25,6 +25,13 @@ describe('migrations at start-up', () => {
         await db.end()
       }
     } finally {
+      // node-pg-migrate ends its connections without waiting for them: a forced drop could cut one
+      // mid-goodbye, an error no one listens to. Let them go first (a few milliseconds).
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name])
+        if (rows[0]!.n === 0) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await admin.end()
     }
