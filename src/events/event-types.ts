@@ -42,8 +42,12 @@ export interface LinkMovedEvent {
   to_journal_user_id: string
 }
 
-/** One event for the outbox; `at` (the change's time) is added by the database, from the transaction's clock. */
+/**
+ * One event for the outbox; `at` (the change's time) is added by the database, from the transaction's
+ * clock. It is delivered in order with the other events of its subject and, for a move, of the card
+ * the link moved to (`orderedWith`).
+ */
 export type LinkEvent =
   | { type: typeof LINK_CREATED; subject: string; data: LinkCreatedEvent }
   | { type: typeof LINK_REMOVED; subject: string; data: LinkRemovedEvent }
-  | { type: typeof LINK_MOVED; subject: string; data: LinkMovedEvent }
+  | { type: typeof LINK_MOVED; subject: string; orderedWith: [string]; data: LinkMovedEvent }

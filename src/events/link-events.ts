@@ -64,8 +64,12 @@ export async function reportLinksRemovedWithCards(tx: Queryable, links: readonly
   )
 }
 
-/** Support moved a link between two cards: one event, not a removal and a creation. */
+/**
+ * Support moved a link between two cards: one event, not a removal and a creation. It concerns both
+ * cards, so it keeps its place among the events of each: a later unlink of the target card is not
+ * delivered before the move, even while the move is being retried.
+ */
 export async function reportLinkMoved(tx: Queryable, from: string, to: string): Promise<void> {
-  await queueLinkEvents(tx, [{ type: LINK_MOVED, subject: from, data: { from_journal_user_id: from, to_journal_user_id: to } }])
+  await queueLinkEvents(tx, [{ type: LINK_MOVED, subject: from, orderedWith: [to], data: { from_journal_user_id: from, to_journal_user_id: to } }])
   await endSessionsOfUser(tx, from)
 }

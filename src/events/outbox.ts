@@ -5,7 +5,8 @@ import type { LinkEvent } from './event-types.js'
  * The outbox (`event_outbox`): one row per token for one journal client, written by the statement
  * of the change it reports, so it commits or rolls back with that change. Rows are sent from here by
  * any instance (sender.ts), or fetched by the journal (poll.ts). Delivery is at least once and in
- * order per journal user: a row waits while an earlier row for the same client, kind and user is
+ * order per journal user: a row waits while an earlier row for the same client and kind, concerning
+ * one of its journal users (`journal_user_id`, and `ordered_with` for a move's second card), is
  * still pending.
  *
  * Every statement that queues rows also runs `pg_notify` on NOTIFY_CHANNEL with the client id:
@@ -68,8 +69,10 @@ export async function queueLinkEvents(tx: Queryable, events: readonly LinkEvent[
   if (events.length === 0) return
   await tx.query(
     `WITH queued AS (
-       INSERT INTO event_outbox (client_id, kind, delivery, journal_user_id, event_type, data)
-       SELECT r.client_id, 'set', r.sets, e.event->>'subject', e.event->>'type', (e.event->'data') || jsonb_build_object('at', ${EVENT_TIME})
+       INSERT INTO event_outbox (client_id, kind, delivery, journal_user_id, ordered_with, event_type, data)
+       SELECT r.client_id, 'set', r.sets, e.event->>'subject',
+              ARRAY(SELECT jsonb_array_elements_text(coalesce(e.event->'orderedWith', '[]'))),
+              e.event->>'type', (e.event->'data') || jsonb_build_object('at', ${EVENT_TIME})
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(event, n)
        CROSS JOIN event_recipients r
        WHERE r.sets IS NOT NULL
@@ -82,6 +85,9 @@ export async function queueLinkEvents(tx: Queryable, events: readonly LinkEvent[
 }
 
 // ── push: claim, send (sender.ts), settle ───────────────────────────────────────────────────────
+
+/** The journal users a row is ordered by (the expression event_outbox_order_keys_idx indexes). */
+const ORDER_KEYS = (alias: string) => `(ARRAY[${alias}.journal_user_id] || ${alias}.ordered_with)`
 
 /**
  * Takes up to `limit` due pushed rows of these clients for one attempt each. `FOR UPDATE SKIP LOCKED`
@@ -98,7 +104,8 @@ export async function claimDue(db: Queryable, clientIds: readonly string[], limi
          AND o.client_id = ANY($1::text[])
          AND NOT EXISTS (
            SELECT 1 FROM event_outbox p
-           WHERE p.status = 'pending' AND p.client_id = o.client_id AND p.kind = o.kind AND p.journal_user_id = o.journal_user_id AND p.id < o.id
+           WHERE p.status = 'pending' AND p.client_id = o.client_id AND p.kind = o.kind AND p.id < o.id
+             AND ${ORDER_KEYS('p')} && ${ORDER_KEYS('o')}
          )
        ORDER BY o.id
        LIMIT $2

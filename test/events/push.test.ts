@@ -160,6 +160,17 @@ describe('link events pushed to the journal', () => {
     expect(removed.event).toMatchObject({ by: 'person', reason_code: 'unlinked' })
   })
 
+  it('a move keeps its place among the events of both cards: an unlink of the target waits while the move is retried', async () => {
+    receiver.answer((_r, n) => (n === 1 ? 503 : 202))
+    expect((await admin('/users/b-parent-sidorov/move-link', { to_journal_user_id: 'b-parent-petrova', reason: 'Вернули на прежнюю карточку' })).statusCode).toBe(200)
+    expect((await admin('/users/b-parent-petrova/unlink', { reason: 'проверка' })).statusCode).toBe(200)
+    const received = await receiver.waitFor('/events', 3, 15_000)
+    await outboxSettled(t.app)
+    const order = await Promise.all(received.map(async (r) => (await verifySet(t.app, r.body, JOURNAL_CLIENT.client_id)).type))
+    expect(order).toEqual([MOVED, MOVED, REMOVED])
+    expect(receiver.to('/events')).toHaveLength(3)
+  })
+
   it('counts what it delivered and what waits in /metrics', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics' })
     expect(res.body).toMatch(/bridge_events_delivered_total\{client="journal-test",kind="set"\} \d+/)
