@@ -89,44 +89,86 @@ export async function queueLinkEvents(tx: Queryable, events: readonly LinkEvent[
 /** The journal users a row is ordered by (the expression event_outbox_order_keys_idx indexes). */
 const ORDER_KEYS = (alias: string) => `(ARRAY[${alias}.journal_user_id] || ${alias}.ordered_with)`
 
+/** One journal endpoint: a client's events_endpoint (`set`) or backchannel_logout_uri (`logout`). */
+export interface Endpoint {
+  clientId: string
+  kind: OutboxKind
+}
+
 /**
- * Takes up to `limit` due pushed rows of these clients for one attempt each. `FOR UPDATE SKIP LOCKED`
- * lets instances claim at once without waiting on or taking each other's rows, and the lease
+ * Takes due pushed rows for one attempt each: at most `perEndpoint` of each endpoint's (a journal
+ * that does not answer holds no more than that), `limit` in all, oldest first. `FOR UPDATE SKIP
+ * LOCKED` lets instances claim at once without waiting on or taking each other's rows, and the lease
  * (`leased_until`) keeps a claimed row from everyone else while it is being sent; if this instance
  * dies meanwhile, the row is due again when the lease ends (at least once, never twice at a time).
  */
-export async function claimDue(db: Queryable, clientIds: readonly string[], limit: number, leaseSeconds: number): Promise<OutboxRow[]> {
+export async function claimDue(
+  db: Queryable,
+  endpoints: readonly (Endpoint & { perEndpoint: number })[],
+  limit: number,
+  leaseSeconds: number,
+): Promise<OutboxRow[]> {
+  if (endpoints.length === 0 || limit <= 0) return []
   const { rows } = await db.query<Row>(
     `WITH due AS (
-       SELECT o.id FROM event_outbox o
-       WHERE o.status = 'pending' AND o.delivery = 'push' AND o.next_attempt_at <= now()
-         AND (o.leased_until IS NULL OR o.leased_until <= now())
-         AND o.client_id = ANY($1::text[])
-         AND NOT EXISTS (
-           SELECT 1 FROM event_outbox p
-           WHERE p.status = 'pending' AND p.client_id = o.client_id AND p.kind = o.kind AND p.id < o.id
-             AND ${ORDER_KEYS('p')} && ${ORDER_KEYS('o')}
-         )
-       ORDER BY o.id
-       LIMIT $2
-       FOR UPDATE SKIP LOCKED
+       SELECT d.id FROM unnest($1::text[], $2::text[], $3::int[]) AS e(client_id, kind, per_endpoint)
+       CROSS JOIN LATERAL (
+         SELECT o.id FROM event_outbox o
+         WHERE o.client_id = e.client_id AND o.kind = e.kind AND o.status = 'pending' AND o.delivery = 'push'
+           AND o.next_attempt_at <= now() AND (o.leased_until IS NULL OR o.leased_until <= now())
+           AND NOT EXISTS (
+             SELECT 1 FROM event_outbox p
+             WHERE p.status = 'pending' AND p.client_id = o.client_id AND p.kind = o.kind AND p.id < o.id
+               AND ${ORDER_KEYS('p')} && ${ORDER_KEYS('o')}
+           )
+         ORDER BY o.id
+         LIMIT e.per_endpoint
+         FOR UPDATE SKIP LOCKED
+       ) d
+       ORDER BY d.id
+       LIMIT $4
      )
-     UPDATE event_outbox o SET attempts = o.attempts + 1, last_attempt_at = now(), leased_until = now() + make_interval(secs => $3)
+     UPDATE event_outbox o SET attempts = o.attempts + 1, last_attempt_at = now(), leased_until = now() + make_interval(secs => $5)
      FROM due WHERE o.id = due.id
      RETURNING ${ROW_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}`,
-    [clientIds, limit, leaseSeconds],
+    [endpoints.map((e) => e.clientId), endpoints.map((e) => e.kind), endpoints.map((e) => e.perEndpoint), limit, leaseSeconds],
   )
   return rows.map(toRow).sort((a, b) => a.id - b.id)
 }
 
-/** When the next pushed row of these clients falls due (null: none pending). */
-export async function nextDueAt(db: Queryable, clientIds: readonly string[]): Promise<Date | null> {
+/**
+ * When the next pushed row for these endpoints falls due (null: none pending). A row waiting for an
+ * earlier one of its journal user is due only once that one is settled — which pokes the sender that
+ * settles it — so it is left out: it would otherwise count as due at once, and the sender would spin.
+ */
+export async function nextDueAt(db: Queryable, endpoints: readonly Endpoint[]): Promise<Date | null> {
+  if (endpoints.length === 0) return null
   const { rows } = await db.query<{ at: Date | null }>(
-    `SELECT min(greatest(next_attempt_at, coalesce(leased_until, next_attempt_at))) AS at
-     FROM event_outbox WHERE status = 'pending' AND delivery = 'push' AND client_id = ANY($1::text[])`,
-    [clientIds],
+    `SELECT min(greatest(o.next_attempt_at, coalesce(o.leased_until, o.next_attempt_at))) AS at
+     FROM event_outbox o JOIN unnest($1::text[], $2::text[]) AS e(client_id, kind) ON e.client_id = o.client_id AND e.kind = o.kind
+     WHERE o.status = 'pending' AND o.delivery = 'push'
+       AND NOT EXISTS (
+         SELECT 1 FROM event_outbox p
+         WHERE p.status = 'pending' AND p.client_id = o.client_id AND p.kind = o.kind AND p.id < o.id
+           AND ${ORDER_KEYS('p')} && ${ORDER_KEYS('o')}
+       )`,
+    [endpoints.map((e) => e.clientId), endpoints.map((e) => e.kind)],
   )
   return rows[0]?.at ?? null
+}
+
+/**
+ * An endpoint that did not answer in time: its other due rows wait until `until` (the failed row's
+ * next attempt), on every instance, instead of each holding a delivery slot for the whole timeout.
+ * Their order is kept; rows being sent keep their lease.
+ */
+export async function deferEndpoint(db: Queryable, endpoint: Endpoint, until: Date): Promise<void> {
+  await db.query(
+    `UPDATE event_outbox SET next_attempt_at = $3
+     WHERE client_id = $1 AND kind = $2 AND status = 'pending' AND delivery = 'push' AND next_attempt_at < $3
+       AND (leased_until IS NULL OR leased_until <= now())`,
+    [endpoint.clientId, endpoint.kind, until],
+  )
 }
 
 /** The outcome of one attempt. Only the holder of the attempt settles it (the row's attempts still match). */
@@ -139,6 +181,8 @@ export interface Settled {
   status: OutboxStatus
   /** Seconds from queueing to delivery, for a delivered row. */
   latencySeconds: number | null
+  /** When a row to be retried is due again. */
+  nextAttemptAt: Date
 }
 
 /** Backoff after the n-th failed attempt: 1 s, 2 s, 4 s … capped at an hour. */
@@ -146,7 +190,7 @@ export const retryDelaySeconds = (attempts: number): number => Math.min(2 ** Mat
 
 export async function settle(db: Queryable, row: Pick<OutboxRow, 'id' | 'attempts'>, s: Settlement): Promise<Settled | undefined> {
   const error = s.outcome === 'delivered' ? null : s.error?.slice(0, 500) ?? null
-  const { rows } = await db.query<{ status: OutboxStatus; latency: number | null }>(
+  const { rows } = await db.query<{ status: OutboxStatus; latency: number | null; next_attempt_at: Date }>(
     `UPDATE event_outbox SET
        status = CASE WHEN $3 = 'delivered' THEN 'delivered'
                      WHEN $3 = 'refused' OR now() + make_interval(secs => $6) > give_up_at THEN 'failed'
@@ -155,10 +199,10 @@ export async function settle(db: Queryable, row: Pick<OutboxRow, 'id' | 'attempt
        next_attempt_at = CASE WHEN $3 = 'retry' THEN now() + make_interval(secs => $6) ELSE next_attempt_at END,
        leased_until = NULL, last_status = $4, last_error = $5
      WHERE id = $1 AND attempts = $2 AND status = 'pending'
-     RETURNING status, CASE WHEN status = 'delivered' THEN extract(epoch FROM delivered_at - created_at)::float8 END AS latency`,
+     RETURNING status, CASE WHEN status = 'delivered' THEN extract(epoch FROM delivered_at - created_at)::float8 END AS latency, next_attempt_at`,
     [row.id, row.attempts, s.outcome, s.status, error, retryDelaySeconds(row.attempts)],
   )
-  return rows[0] && { status: rows[0].status, latencySeconds: rows[0].latency }
+  return rows[0] && { status: rows[0].status, latencySeconds: rows[0].latency, nextAttemptAt: rows[0].next_attempt_at }
 }
 
 // ── poll (RFC 8936) ─────────────────────────────────────────────────────────────────────────────

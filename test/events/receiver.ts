@@ -70,7 +70,12 @@ export async function startReceiver(): Promise<Receiver> {
       requests.length = 0
       perPath.clear()
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // Requests a test left hanging end with the receiver.
+        server.closeAllConnections()
+      }),
   }
 }
 

@@ -10,7 +10,12 @@ ALTER TABLE event_outbox ADD COLUMN ordered_with text[] NOT NULL DEFAULT '{}';
 CREATE INDEX event_outbox_order_keys_idx ON event_outbox USING gin ((ARRAY[journal_user_id] || ordered_with)) WHERE status = 'pending';
 DROP INDEX event_outbox_order_idx;
 
+-- The sender claims each journal endpoint's oldest due rows separately (a few per endpoint, so one
+-- journal that does not answer holds few delivery slots): pending pushed rows per client and kind.
+CREATE INDEX event_outbox_push_idx ON event_outbox (client_id, kind, id) WHERE status = 'pending' AND delivery = 'push';
+
 -- Down Migration
+DROP INDEX event_outbox_push_idx;
 CREATE INDEX event_outbox_order_idx ON event_outbox (client_id, kind, journal_user_id, id) WHERE status = 'pending';
 DROP INDEX event_outbox_order_keys_idx;
 ALTER TABLE event_outbox DROP COLUMN ordered_with;
