@@ -106,7 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Counted in PostgreSQL, so N instances behind a balancer allow the limit once, not N times.
     const counters = new SharedRateLimitCounters(pool, { log: app.log })
     app.addHook('onClose', () => counters.close())
-    await app.register(rateLimit, { global: false, max: config.rateLimitPerMinute, timeWindow: '1 minute', store: counters.store() })
+    // One client per IPv6 /64 (a single subscriber's usual allocation), not per address in it.
+    await app.register(rateLimit, { global: false, max: config.rateLimitPerMinute, timeWindow: '1 minute', store: counters.store(), ipv6Subnet: 64 })
   }
   await app.register(swagger, {
     openapi: {

@@ -17,11 +17,16 @@ import type { Pool } from '../db/pool.js'
  *
  * When PostgreSQL is unreachable the counts stay in memory and are added when it is back: limits
  * then hold per instance, and a request is never refused or delayed for it.
+ *
+ * Memory holds at most about `maxKeys` counters. Beyond that, the flush drops flushed counters with
+ * the fewest hits first (a dropped key is judged on its own instance's hits until its next flush
+ * brings the total back), and never one at half its limit or more: flooding an instance with new
+ * keys (one IPv6 /64 is cheap) must not wipe what it knows of the keys that are being limited.
  */
 export interface SharedCountersOptions {
   /** How often local counts are added to the shared rows (default 1 s). */
   flushMs?: number
-  /** Windows × client keys kept in memory; beyond it counts are flushed at once and forgotten. */
+  /** Windows × client keys kept in memory; beyond it counts are flushed at once and the smallest forgotten. */
   maxKeys?: number
   log?: Pick<FastifyBaseLogger, 'warn' | 'info'>
 }
@@ -33,6 +38,8 @@ interface Counter {
   shared: number
   /** This instance's hits not yet added to the shared row. */
   pending: number
+  /** The route's limit, as the last hit said (Infinity: not known). */
+  max: number
 }
 
 // Sorted arrays: two instances upserting the same rows lock them in the same order, so their
@@ -43,6 +50,8 @@ const FLUSH_SQL = `INSERT INTO rate_limit_hits (window_end, bucket, hits)
   RETURNING window_end, bucket, hits`
 const PURGE_SQL = 'DELETE FROM rate_limit_hits WHERE window_end < now()'
 const PURGE_EVERY_MS = 60_000
+/** When crowded, counters are dropped down to this share of `maxKeys`, so the next crowding is a while off. */
+const KEEP_SHARE = 0.9
 
 /** Client addresses never reach the database: a bucket is a digest of the route and the key. */
 const bucketOf = (namespace: string, key: string) => createHash('sha256').update(`${namespace}\n${key}`).digest('base64url').slice(0, 32)
@@ -58,23 +67,30 @@ export class SharedRateLimitCounters {
   #failing = false
   #purgedAt = 0
   #closed = false
+  /** A hit that brings the counters above this flushes at once (raised while the kept counters alone exceed `maxKeys`). */
+  #flushAbove: number
 
   constructor(pool: Pool, opts: SharedCountersOptions = {}) {
     this.#pool = pool
     this.#flushMs = opts.flushMs ?? 1000
     this.#maxKeys = opts.maxKeys ?? 50_000
+    this.#flushAbove = this.#maxKeys
     this.#log = opts.log
   }
 
-  /** Counts one hit of `key` on the route `namespace`; returns the known total and the window's remaining ms. */
-  hit(namespace: string, key: string, timeWindow: number, now = Date.now()): { current: number; ttl: number } {
+  /**
+   * Counts one hit of `key` on the route `namespace` (whose limit is `max`); returns the known total
+   * and the window's remaining ms.
+   */
+  hit(namespace: string, key: string, timeWindow: number, now = Date.now(), max = Infinity): { current: number; ttl: number } {
     const windowEnd = (Math.floor(now / timeWindow) + 1) * timeWindow
     const bucket = bucketOf(namespace, key)
     const id = `${windowEnd} ${bucket}`
     let counter = this.#counters.get(id)
-    if (!counter) this.#counters.set(id, (counter = { bucket, windowEnd, shared: 0, pending: 0 }))
+    if (!counter) this.#counters.set(id, (counter = { bucket, windowEnd, shared: 0, pending: 0, max }))
     counter.pending++
-    if (this.#counters.size > this.#maxKeys) void this.flush()
+    counter.max = max
+    if (this.#counters.size > this.#flushAbove) void this.flush()
     else this.#schedule()
     return { current: counter.shared + counter.pending, ttl: windowEnd - now }
   }
@@ -133,13 +149,26 @@ export class SharedRateLimitCounters {
     if ([...this.#counters.values()].some((c) => c.pending > 0)) this.#schedule()
   }
 
-  /** Drops windows that have passed and, above `maxKeys`, every flushed counter (relearned at its next flush). */
+  /**
+   * Drops windows that have passed and, above `maxKeys`, flushed counters with the fewest hits until
+   * KEEP_SHARE of `maxKeys` is left — never one with hits still to add, nor one at half its limit or
+   * more (a dropped counter is relearned at its next flush).
+   */
   #forget(): void {
     const now = Date.now()
-    const crowded = this.#counters.size > this.#maxKeys
     for (const [id, c] of this.#counters) {
-      if (c.pending === 0 && (crowded || c.windowEnd <= now)) this.#counters.delete(id)
+      if (c.pending === 0 && c.windowEnd <= now) this.#counters.delete(id)
     }
+    if (this.#counters.size > this.#maxKeys) {
+      let excess = this.#counters.size - Math.floor(this.#maxKeys * KEEP_SHARE)
+      const droppable = [...this.#counters].filter(([, c]) => c.pending === 0 && c.shared < c.max / 2).sort(([, a], [, b]) => a.shared - b.shared)
+      for (const [id] of droppable) {
+        if (excess-- <= 0) break
+        this.#counters.delete(id)
+      }
+    }
+    // Counters that may not be dropped do not make every later hit flush at once.
+    this.#flushAbove = Math.max(this.#maxKeys, this.#counters.size + Math.ceil(this.#maxKeys * (1 - KEEP_SHARE)))
   }
 
   /** The store class @fastify/rate-limit instantiates; one namespace per route, as its own store has. */
@@ -150,8 +179,8 @@ export class SharedRateLimitCounters {
         _options: FastifyRateLimitOptions,
         readonly namespace = '*',
       ) {}
-      incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-        callback(null, counters.hit(this.namespace, key, timeWindow))
+      incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number): void {
+        callback(null, counters.hit(this.namespace, key, timeWindow, Date.now(), max))
       }
       // @fastify/rate-limit passes the route's merged limit settings, the route itself as `routeInfo`.
       child(settings: unknown): FastifyRateLimitStore {

@@ -67,6 +67,20 @@ describe('rate-limit counters shared through PostgreSQL', () => {
     await unreachable.end()
   })
 
+  it('flooded with more keys than it keeps, forgets the smallest counts and never a key near its limit', async () => {
+    const c = new SharedRateLimitCounters(db.pool, { flushMs: 60_000, maxKeys: 10 })
+    const now = midWindow()
+    const hit = (key: string) => c.hit('GET /oauth2/authorize', key, MINUTE, now, 20)
+    for (let i = 0; i < 15; i++) hit('attacker')
+    await c.flush()
+    // Thirty fresh addresses, one hit each (any IPv6 /64 holds more than anyone needs).
+    for (let i = 0; i < 30; i++) hit(`fresh-${i}`)
+    await c.flush()
+    // The flushes dropped fresh keys, not the one being limited: it is still judged on its total.
+    expect(hit('attacker').current).toBe(16)
+    await c.close()
+  })
+
   it('flushes concurrently from several instances without deadlocks or lost counts', async () => {
     await db.pool.query('DELETE FROM rate_limit_hits')
     const instances = Array.from({ length: 4 }, () => new SharedRateLimitCounters(db.pool, { flushMs: 60_000 }))
@@ -112,5 +126,13 @@ describe('the public endpoints limited across two instances of the bridge', () =
     await expect.poll(hits, { timeout: 10_000 }).toBe(12)
     expect((await probe(a)).statusCode).toBe(429)
     expect((await probe(a, '192.0.2.45')).statusCode).toBe(404)
+  }, 90_000)
+
+  it('counts the addresses of one IPv6 /64 as one client', async () => {
+    await untilEarlyInMinute()
+    const probe = (ip: string) => a.app.inject({ url: '/no/such/page', remoteAddress: ip })
+    for (let i = 1; i <= 10; i++) expect((await probe(`2001:db8:5:6::${i.toString(16)}`)).statusCode).toBe(404)
+    expect((await probe('2001:db8:5:6:ffff:1:2:3')).statusCode).toBe(429)
+    expect((await probe('2001:db8:5:7::1')).statusCode).toBe(404)
   }, 90_000)
 })
