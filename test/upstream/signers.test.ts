@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createPublicKey, sign, verify, X509Certificate } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -63,6 +63,45 @@ describe('a bounded number of signatures at once', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(550)
     // Capacity comes back once they are done.
     expect((await slow.sign('d')).toString()).toBe('d')
+  })
+})
+
+describe('a signer that hangs', () => {
+  /** Whether a process still runs (an exited one no parent has reaped yet is a zombie: gone). */
+  const running = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z'
+    } catch {
+      return false
+    }
+  }
+  const scratch = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'signer-test-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    return dir
+  }
+
+  it('is killed at the timeout with everything it started, and its temporary files go', async () => {
+    const dir = scratch()
+    // A signing script: a temporary file, a program that never ends in the background, a shell that waits.
+    const command = `f=$(mktemp) && echo "$f" > '${dir}/tmpfile' && sleep 60 & echo $! > '${dir}/pids'; echo $$ >> '${dir}/pids'; sleep 60`
+    expect(await rejection(createCommandSigner({ command, timeoutMs: 300, reverse: false }).sign('x'))).toMatchObject({ code: 'signer_timeout' })
+    const pids = readFileSync(path.join(dir, 'pids'), 'utf8').trim().split('\n').map(Number)
+    expect(pids).toHaveLength(2)
+    expect(pids.filter(running)).toEqual([])
+    expect(existsSync(readFileSync(path.join(dir, 'tmpfile'), 'utf8').trim())).toBe(false)
+  })
+
+  it('keeps its slot until its processes are gone: the next signature starts after they exited', async () => {
+    const dir = scratch()
+    // The first run leaves its pids and hangs; the second says whether any of them still runs.
+    const command = `if [ -e '${dir}/pids' ]; then for p in $(cat '${dir}/pids'); do
+        if [ -e /proc/$p ] && [ "$(sed 's/^.*) //' /proc/$p/stat | cut -c1)" != Z ]; then echo "$p still runs" >&2; exit 3; fi; done; cat
+      else sleep 60 & echo $! > '${dir}/pids.new'; echo $$ >> '${dir}/pids.new'; mv '${dir}/pids.new' '${dir}/pids'; sleep 60; fi`
+    const signer = limitSigner(createCommandSigner({ command, timeoutMs: 300, reverse: false }), { concurrent: 1, queued: 1 })
+    const [first, second] = await Promise.allSettled([signer.sign('first'), signer.sign('second')])
+    expect((first as PromiseRejectedResult).reason).toMatchObject({ code: 'signer_timeout' })
+    expect(second).toEqual({ status: 'fulfilled', value: Buffer.from('second') })
   })
 })
 

@@ -6,7 +6,10 @@ import { ProcessTimeout, runProcess, withTempDir } from './process.js'
 import { reverseBytes, type EsiaSigner, type GostVerification } from './types.js'
 
 export interface CommandSignerOptions {
-  /** Run by `/bin/sh -c`: the message arrives on stdin, the raw signature is read from stdout. */
+  /**
+   * Run by `/bin/sh -c`: the message arrives on stdin, the raw signature is read from stdout. At the
+   * timeout it is killed with every process it started; TMPDIR is a directory removed after it.
+   */
   command: string
   timeoutMs: number
   /** The signer's crypto uses CryptoPro's byte order (little-endian): reverse what it signs and what it is asked to verify. */
@@ -47,13 +50,20 @@ export function createCommandSigner(opts: CommandSignerOptions): EsiaSigner {
 
 const failed = (code: 'signer_failed' | 'signer_timeout', message: string, cause?: unknown) => new UpstreamError('configuration', code, message, { cause })
 
-async function run(variable: string, command: string, input: Buffer, timeoutMs: number, env?: NodeJS.ProcessEnv) {
-  try {
-    return await runProcess('/bin/sh', ['-c', command], { input, timeoutMs, ...(env ? { env } : {}) })
-  } catch (err) {
-    if (err instanceof ProcessTimeout) throw failed('signer_timeout', `${variable} did not finish within ${timeoutMs} ms`, err)
-    throw failed('signer_failed', `${variable} could not be run: ${(err as Error).message}`, err)
-  }
+/**
+ * Runs the operator's command. Its own temporary files (`mktemp` in a signing script) go to a
+ * directory of ours (TMPDIR), removed once the command has exited: a command killed at the timeout
+ * cannot clean up after itself.
+ */
+async function run(variable: string, command: string, input: Buffer, timeoutMs: number, env: NodeJS.ProcessEnv = process.env) {
+  return withTempDir(async (tmp) => {
+    try {
+      return await runProcess('/bin/sh', ['-c', command], { input, timeoutMs, env: { ...env, TMPDIR: tmp } })
+    } catch (err) {
+      if (err instanceof ProcessTimeout) throw failed('signer_timeout', `${variable} did not finish within ${timeoutMs} ms`, err)
+      throw failed('signer_failed', `${variable} could not be run: ${(err as Error).message}`, err)
+    }
+  })
 }
 
 async function sign(opts: CommandSignerOptions, input: Buffer): Promise<Buffer> {
