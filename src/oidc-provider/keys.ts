@@ -95,9 +95,13 @@ export interface SigningKeysOptions {
 }
 
 /**
- * Keys as the running instance sees them: imported once, kept in memory, re-read in the background
- * every minute or SIGNING_KEYS_REFRESH_SECONDS (stale-while-revalidate: a request never waits for
- * the refresh unless no key can sign). Nothing touches the database until the first use, so building the app stays offline.
+ * Keys as the running instance sees them: imported once, kept in memory, re-read every minute or
+ * SIGNING_KEYS_REFRESH_SECONDS — on a timer while the app runs (`start`), so an idle instance does not
+ * sign or publish from an old view, and in the background when a request finds the view older
+ * (stale-while-revalidate: signing never waits for the refresh unless no key can sign). /oauth2/jwks
+ * alone waits for a stale view to be re-read: what it publishes is cached for JWKS_MAX_AGE_S, and
+ * ACTIVATION_DELAY_S counts on every instance publishing a new key within MAX_REFRESH_S of its
+ * creation. Nothing touches the database until the first use, so building the app stays offline.
  */
 export class SigningKeys {
   /** Replaceable clock (tests move time instead of sleeping). */
@@ -108,6 +112,7 @@ export class SigningKeys {
   #keys: LoadedKey[] = []
   #loadedAt = -Infinity
   #loading: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
 
   constructor(opts: SigningKeysOptions) {
     this.#db = opts.db
@@ -137,11 +142,28 @@ export class SigningKeys {
     return { kid: signer.kid, key: signer.privateKey }
   }
 
-  /** Public keys to publish now: pending, active and retired-but-not-expired. */
+  /** Public keys to publish now: pending, active and retired-but-not-expired; never from a stale view. */
   async jwks(): Promise<{ keys: JWK[] }> {
+    if (this.now().getTime() - this.#loadedAt > this.#refreshMs) await this.refresh()
     await this.current()
     const t = this.now().getTime()
     return { keys: this.#keys.filter((k) => publishedAt(k, t)).map((k) => k.publicJwk) }
+  }
+
+  /** Re-reads the table every refresh interval from now on, once keys have been used (the timer does not keep the process alive). */
+  start(): void {
+    if (this.#timer) return
+    this.#timer = setInterval(() => {
+      if (this.#keys.length > 0) this.refresh().catch(() => {})
+    }, this.#refreshMs)
+    this.#timer.unref()
+  }
+
+  /** Stops the timer, after a re-read in progress (the pool may close next). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#loading?.catch(() => {})
   }
 
   /** Re-reads the table (deduplicated when several requests ask at once). */

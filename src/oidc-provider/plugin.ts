@@ -19,6 +19,8 @@ declare module 'fastify' {
 export const oidcProvider = fp(
   async (app) => {
     app.decorate('signingKeys', new SigningKeys({ db: app.db, encryptionSecret: app.config.secrets.keysEncryptionKey, refreshMs: app.config.signingKeysRefreshMs }))
+    app.addHook('onReady', async () => app.signingKeys.start())
+    app.addHook('onClose', () => app.signingKeys.stop())
     app.housekeeping.add({ name: 'authorization_codes', run: () => purgeExpiredCodesAndTokens(app.db) })
     app.housekeeping.add({ name: 'signing_keys', run: () => app.signingKeys.purgeExpired() })
     await app.register(discoveryRoutes)

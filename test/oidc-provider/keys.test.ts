@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import type { Pool } from '../../src/db/pool.js'
 import { ACTIVATION_DELAY_S, JWKS_MAX_AGE_S, RETIRED_KEY_GRACE_S, SigningKeys } from '../../src/oidc-provider/keys.js'
 import { TEST_SECRETS } from '../helpers/app.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
@@ -60,9 +61,9 @@ describe('signing keys: first start and rotation', () => {
     const command = new SigningKeys({ db: db.pool, encryptionSecret: TEST_SECRETS.keysEncryptionKey, now: c.now })
     const { kid } = await command.rotate()
 
+    // The first JWKS answer after the refresh interval has it, however long the instance was idle:
+    // whatever it publishes is cached for minutes.
     c.advance(61)
-    await running.jwks() // the first request after the refresh interval starts a background refresh
-    await running.refresh()
     expect(await kids(running)).toContain(kid)
     c.advance(ACTIVATION_DELAY_S)
     expect((await running.current()).kid).toBe(kid)
@@ -72,5 +73,29 @@ describe('signing keys: first start and rotation', () => {
   it('cannot use the stored keys with another KEYS_ENCRYPTION_KEY', async () => {
     const stranger = new SigningKeys({ db: db.pool, encryptionSecret: 'another-keys-encryption-key-0123456789abcdef' })
     await expect(stranger.current()).rejects.toThrow()
+  })
+})
+
+describe('signing keys on an idle instance', () => {
+  it('are re-read on a timer, requests or not, until the app stops', async () => {
+    const db = await createTestDatabase()
+    onTestFinished(() => db.drop())
+    let reads = 0
+    const counted = {
+      query: (text: string, values?: unknown[]) => {
+        if (text.includes('FROM signing_keys')) reads++
+        return db.pool.query(text, values)
+      },
+      connect: () => db.pool.connect(),
+    } as unknown as Pool
+    const keys = new SigningKeys({ db: counted, encryptionSecret: TEST_SECRETS.keysEncryptionKey, refreshMs: 50 })
+    keys.start()
+    await keys.current()
+    const afterFirstUse = reads
+    await expect.poll(() => reads, { timeout: 10_000 }).toBeGreaterThan(afterFirstUse + 2)
+    await keys.stop()
+    const stopped = reads
+    await new Promise((r) => setTimeout(r, 300))
+    expect(reads).toBe(stopped)
   })
 })
