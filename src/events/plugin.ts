@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { eventMetrics } from './metrics.js'
 import { EventNotifier } from './notifier.js'
 import { purgeOutbox } from './outbox.js'
-import { pollRoutes } from './poll.js'
+import { LongPolls, pollRoutes } from './poll.js'
 import { syncRecipients } from './recipients.js'
 import { EventSender } from './sender.js'
 import { purgeLoginSessions } from './sessions.js'
@@ -20,7 +20,7 @@ export const eventsPlugin = fp(
     const metrics = eventMetrics(app)
     const notifier = new EventNotifier(app.db, app.log)
     const sender = new EventSender({ db: app.db, clients: app.clients, keys: app.signingKeys, issuer: app.config.publicUrl, notifier, metrics, log: app.log })
-    const waiting = new Set<() => void>()
+    const longPolls = new LongPolls(notifier)
     app.housekeeping.add({ name: 'event_outbox', run: () => purgeOutbox(app.db, app.config.eventsRetentionDays) })
     app.housekeeping.add({ name: 'login_sessions', run: () => purgeLoginSessions(app.db) })
 
@@ -39,16 +39,14 @@ export const eventsPlugin = fp(
     }
     app.addHook('onReady', sync)
     // A long poll must not hold the shutdown for its 30 seconds.
-    app.addHook('preClose', async () => {
-      for (const finish of [...waiting]) finish()
-    })
+    app.addHook('preClose', async () => longPolls.endAll())
     app.addHook('onClose', async () => {
       clearTimeout(retry)
       await sender.stop()
       await notifier.close()
     })
 
-    await app.register(pollRoutes, { notifier, metrics, waiting })
+    await app.register(pollRoutes, { metrics, longPolls })
   },
   { name: 'events', dependencies: ['housekeeping', 'metrics', 'oidc-provider'] },
 )

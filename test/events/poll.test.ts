@@ -4,12 +4,17 @@ import { saveLink } from '../../src/linking/links.js'
 import type { ClientFileEntry } from '../../src/oidc-provider/clients.js'
 import { buildTestApp, JOURNAL_CLIENT, journalBasicAuth, type TestApp } from '../helpers/app.js'
 import { BOOTSTRAP, seedSchools } from '../admin/fixtures.js'
+import { NOTIFY_CHANNEL } from '../../src/events/outbox.js'
+import { MAX_LONG_POLLS_PER_CLIENT } from '../../src/events/poll.js'
+import { untilEarlyInMinute } from '../helpers/clock.js'
 import { verifySet } from './receiver.js'
 
 /**
  * A journal that cannot be called polls for its events (RFC 8936): it receives its unacknowledged
  * SETs, acknowledges what it processed, reports what it refused, and long-polls when nothing waits.
  */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 const POLLING: ClientFileEntry & { client_secret: string } = {
   client_id: 'journal-poll',
   name: 'Журнал за межсетевым экраном',
@@ -103,9 +108,60 @@ describe('POST /api/v1/events (RFC 8936 poll)', () => {
     expect(sets.map((s) => s.event.journal_user_id)).toEqual(['a-staff-kuznetsova'])
   })
 
+  it('a SET queued while several long polls of one journal wait is read once, for one of them', async () => {
+    const waiting = (await poll({ returnImmediately: true })).json<{ sets: Record<string, string> }>()
+    await poll({ maxEvents: 0, ack: Object.keys(waiting.sets) })
+    const answered: number[] = []
+    const polls = [0, 1, 2].map((i) => poll({}).then((res) => (answered.push(i), res)))
+    await sleep(500)
+    await link('a-parent-smirnov', '1000022')
+    await expect.poll(() => answered.length).toBe(1)
+    await sleep(300)
+    expect(answered).toHaveLength(1)
+    const sets = await verified((await polls[answered[0]!]!).json().sets)
+    expect(sets.map((s) => s.event.journal_user_id)).toEqual(['a-parent-smirnov'])
+    const { rows } = await t.db.pool.query(`SELECT attempts FROM event_outbox WHERE client_id = $1 AND journal_user_id = 'a-parent-smirnov'`, [POLLING.client_id])
+    expect(rows).toEqual([{ attempts: 1 }])
+    // Each later notification wakes the next poll, which finds the SET still unacknowledged.
+    for (let i = 0; i < 2; i++) await t.db.pool.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, POLLING.client_id])
+    for (const res of await Promise.all(polls)) expect(Object.keys(res.json().sets)).toEqual([sets[0]!.jti])
+    await poll({ maxEvents: 0, ack: [sets[0]!.jti] })
+  })
+
+  it(`holds at most ${MAX_LONG_POLLS_PER_CLIENT} long polls of one journal on an instance: one more answers at once`, async () => {
+    const held = Array.from({ length: MAX_LONG_POLLS_PER_CLIENT }, () => poll({}))
+    let heldAnswered = false
+    void Promise.race(held).then(() => (heldAnswered = true))
+    await sleep(500)
+    const beyond = await poll({})
+    expect(beyond.statusCode).toBe(200)
+    expect(beyond.json()).toEqual({ sets: {}, moreAvailable: false })
+    expect(heldAnswered).toBe(false)
+    await link('a-parent-ivanova', '1000023')
+    for (let i = 1; i < MAX_LONG_POLLS_PER_CLIENT; i++) await t.db.pool.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, POLLING.client_id])
+    for (const res of await Promise.all(held)) expect(Object.keys(res.json().sets)).toHaveLength(1)
+  })
+
   it('refuses a malformed request with 400', async () => {
     for (const payload of [{ maxEvents: -1 }, { ack: [{}] }, { returnImmediately: 'soon' }, { setErrs: { x: { description: 'no err' } } }]) {
       expect((await poll(payload)).statusCode, JSON.stringify(payload)).toBe(400)
     }
   })
+})
+
+describe('POST /api/v1/events under the per-address limit', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await buildTestApp({ clients: [POLLING], env: { RATE_LIMIT_PER_MINUTE: '5' } })
+  })
+  afterAll(async () => t.close())
+
+  it('answers 429 beyond RATE_LIMIT_PER_MINUTE polls a minute from one address, with the client\'s credentials or without', async () => {
+    await untilEarlyInMinute()
+    const poll = (authorization: string) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/events', remoteAddress: '198.51.100.9', headers: { authorization }, payload: { returnImmediately: true } })
+    for (let i = 0; i < 4; i++) expect((await poll(journalBasicAuth(POLLING))).statusCode).toBe(200)
+    expect((await poll(journalBasicAuth({ client_id: POLLING.client_id, client_secret: 'guessed-0123456789abcdef0123456789' }))).statusCode).toBe(401)
+    expect((await poll(journalBasicAuth(POLLING))).statusCode).toBe(429)
+  }, 90_000)
 })
