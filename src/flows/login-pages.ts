@@ -45,6 +45,23 @@ export const LOGGED_OUT: Situation = {
   steps: ['Если вы пользуетесь чужим или общим компьютером, закройте все окна браузера.'],
 }
 
+/**
+ * Asked before a logout that no journal vouched for with an ID token (`id_token_hint`): any site can
+ * send a browser to /oauth2/logout, and the logout reaches every journal this browser logged in to
+ * (OpenID Connect RP-Initiated Logout 1.0 §2: the OP asks the person in that case).
+ */
+export const LOGOUT_QUESTION: Situation = {
+  title: 'Выйти из журнала?',
+  text: 'Вы выйдете из всех электронных журналов, в которые входили через Госуслуги в этом браузере, и из Госуслуг на этом устройстве.',
+  steps: ['Если вы не собирались выходить, просто закройте эту страницу: ничего не изменится.'],
+}
+export const LOGOUT_BUTTON_TEXT = 'Выйти'
+
+/** The question before a logout, with the journal's parameters carried to the answer. */
+export function logoutQuestionPage(opts: { action: string; fields: Readonly<Record<string, string>>; csrfToken: string }): string {
+  return messagePage([LOGOUT_QUESTION], postButton(opts.action, opts.csrfToken, LOGOUT_BUTTON_TEXT, false, opts.fields))
+}
+
 /** A logout request whose journal we could not confirm: logged out all the same, but not sent anywhere. */
 export const LOGGED_OUT_UNCONFIRMED: Situation = {
   ...LOGGED_OUT,

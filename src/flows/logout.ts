@@ -5,7 +5,7 @@ import { publicRateLimit } from '../http/rate-limit.js'
 import { ALG } from '../oidc-provider/keys.js'
 import { endBrowserSessions } from '../events/sessions.js'
 import { browserHash } from './browser.js'
-import { loggedOutPage } from './login-pages.js'
+import { loggedOutPage, logoutQuestionPage } from './login-pages.js'
 import { forgetPendingLogins } from './login-pending.js'
 import { htmlErrorHandler, sendPage } from './pages.js'
 
@@ -26,6 +26,12 @@ import { htmlErrorHandler, sendPage } from './pages.js'
  * so a journal session opened through Госуслуги on this computer ends even where the journal itself
  * was not asked to log out.
  *
+ * A logout no journal vouched for — without an `id_token_hint` that is an ID token of ours — is
+ * asked first (OpenID Connect RP-Initiated Logout 1.0 §2): any site can send a browser here, and
+ * without the question it could log the person out of every journal at once. The page «Выйти из
+ * журнала?» posts the journal's parameters back with a CSRF token; only then does the logout happen.
+ * The endpoint takes POST as well as GET (§2), so a journal may also post its parameters itself.
+ *
  * No open redirect: the browser goes back only to a `post_logout_redirect_uri` registered, exactly,
  * for the client named by a verified `id_token_hint` (ours, expired accepted: the journal's session
  * may well have outlived the ID token) or by `client_id`. Anything else still logs out, and shows
@@ -37,6 +43,13 @@ const LogoutQuery = Type.Object(
   { additionalProperties: true },
 )
 type LogoutQuery = Static<typeof LogoutQuery>
+const LogoutForm = Type.Object(
+  { ...LogoutQuery.properties, _csrf: param(200) },
+  { additionalProperties: true },
+)
+type LogoutForm = Static<typeof LogoutForm>
+
+const LOGOUT_PATH = '/oauth2/logout'
 
 const DONE_PATH = '/oauth2/logout/done'
 /** Enough for a trip through ЕСИА's logout and back. */
@@ -93,10 +106,25 @@ function finish(reply: FastifyReply, back: LogoutReturn | undefined, refused: bo
   return back ? reply.redirect(journalUrl(back), 303) : sendPage(reply, 200, loggedOutPage(refused))
 }
 
-async function logout(app: FastifyInstance, request: FastifyRequest<{ Querystring: LogoutQuery }>, reply: FastifyReply) {
-  const hinted = request.query.id_token_hint ? await hintedLogin(app, request.query.id_token_hint) : undefined
-  const { back, refused } = await logoutReturn(app, request.query, hinted)
-  if (refused) request.log.warn({ client: request.query.client_id }, 'logout: post_logout_redirect_uri not confirmed for a registered client; not redirecting')
+/** The journal's parameters, as the question page carries them to its answer. */
+function carried(q: LogoutQuery): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const name of ['id_token_hint', 'post_logout_redirect_uri', 'state', 'client_id'] as const) {
+    const value = q[name]
+    if (value !== undefined) fields[name] = value
+  }
+  return fields
+}
+
+/**
+ * A logout request, by GET or POST. `confirmed`: the person answered «Выйти» on our question page
+ * (its CSRF token checked). Without that or a hint that is an ID token of ours, the question is asked.
+ */
+async function logout(app: FastifyInstance, q: LogoutQuery, confirmed: boolean, request: FastifyRequest, reply: FastifyReply) {
+  const hinted = q.id_token_hint ? await hintedLogin(app, q.id_token_hint) : undefined
+  if (!hinted && !confirmed) return sendPage(reply, 200, logoutQuestionPage({ action: LOGOUT_PATH, fields: carried(q), csrfToken: reply.generateCsrf() }))
+  const { back, refused } = await logoutReturn(app, q, hinted)
+  if (refused) request.log.warn({ client: q.client_id }, 'logout: post_logout_redirect_uri not confirmed for a registered client; not redirecting')
 
   const browser = browserHash(request)
   if (browser) await forgetPendingLogins(app.db, browser)
@@ -138,6 +166,17 @@ async function logoutDone(app: FastifyInstance, request: FastifyRequest, reply: 
 
 export async function logoutRoutes(app: FastifyInstance): Promise<void> {
   const options = { config: publicRateLimit(app), errorHandler: htmlErrorHandler('login') }
-  app.get<{ Querystring: LogoutQuery }>('/oauth2/logout', { ...options, schema: { hide: true, querystring: LogoutQuery } }, (request, reply) => logout(app, request, reply))
+  app.get<{ Querystring: LogoutQuery }>(LOGOUT_PATH, { ...options, schema: { hide: true, querystring: LogoutQuery } }, (request, reply) => logout(app, request.query, false, request, reply))
+  app.post<{ Body: LogoutForm }>(
+    LOGOUT_PATH,
+    {
+      ...options,
+      schema: { hide: true, body: LogoutForm },
+      // The answer to our question carries a CSRF token, checked here (a wrong one: «Страница устарела»,
+      // nothing happens); a journal posting its own parameters sends none, and is treated as a GET.
+      preHandler: (request, reply, done) => (request.body._csrf === undefined ? done() : app.csrfProtection(request, reply, done)),
+    },
+    (request, reply) => logout(app, request.body, request.body._csrf !== undefined, request, reply),
+  )
   app.get(DONE_PATH, { ...options, schema: { hide: true, querystring: Type.Object({}, { additionalProperties: true }) } }, (request, reply) => logoutDone(app, request, reply))
 }

@@ -79,9 +79,9 @@ ${actions ? html`<div class="actions">${actions}</div>` : ''}
 /** A link (GET, nothing changes) back to the journal's own site, never to a URL from a request. */
 export const journalLink = (url: string, label = 'Вернуться в журнал'): Html => html`<a class="btn secondary" href="${url}">${label}</a>`
 
-/** A button that POSTs a CSRF-protected form. */
-export const postButton = (action: string, csrfToken: string, label: string, secondary = false): Html =>
-  html`<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit"${secondary ? html` class="secondary"` : ''}>${label}</button></form>`
+/** A button that POSTs a CSRF-protected form, with `fields` carried along as hidden inputs. */
+export const postButton = (action: string, csrfToken: string, label: string, secondary = false, fields: Readonly<Record<string, string>> = {}): Html =>
+  html`<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${csrfToken}">${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}<button type="submit"${secondary ? html` class="secondary"` : ''}>${label}</button></form>`
 
 export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
   return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body)

@@ -87,6 +87,9 @@ describe.skipIf(!chromiumAvailable('end-to-end event tests'))('the demo journal 
     // Linked again by strong evidence at this login (AUTO_LINK_ON_LOGIN).
     await loginThroughGosuslugi()
     await page.goto(`${w.bridgeUrl}/oauth2/logout`)
+    // No journal vouched for this logout (no id_token_hint): the bridge asks first.
+    await page.getByRole('heading', { name: 'Выйти из журнала?' }).waitFor()
+    await page.getByRole('button', { name: 'Выйти' }).click()
     await page.getByRole('heading', { name: /вышли/i }).waitFor()
     await journalSessionEnded()
     const { rows } = await w.db.pool.query(`SELECT status FROM event_outbox WHERE kind = 'logout' ORDER BY id`)

@@ -4,7 +4,7 @@ import { withTransaction } from '../../src/db/pool.js'
 import { saveLink } from '../../src/linking/links.js'
 import { JOURNAL_CLIENT } from '../helpers/app.js'
 import { BOOTSTRAP } from '../admin/fixtures.js'
-import { Browser } from '../flows/browser.js'
+import { Browser, textOf } from '../flows/browser.js'
 import { startFlowWorld, type FlowWorld } from '../flows/helpers.js'
 import { loginJourney, POST_LOGOUT_REDIRECT, StockJournal } from '../flows/login-helpers.js'
 import { outboxSettled, startReceiver, type Receiver } from './receiver.js'
@@ -106,17 +106,36 @@ describe('back-channel logout to the journal', () => {
     expect(rows).toEqual([{ sid: elsewhere.claims.sid }])
   })
 
-  it('a logout without a hint ends the sessions this browser opened; a fresh browser’s logout ends none', async () => {
+  it('a logout without a hint ends the sessions this browser opened, once the person says «Выйти»; a fresh browser’s logout ends none', async () => {
     await outboxSettled(w.app)
     const { rows: before } = await w.db.pool.query(`SELECT sid FROM login_sessions`)
     const stranger = new Browser(w.app)
-    expect((await stranger.get('/oauth2/logout')).status).toBe(303)
+    expect((await stranger.press(await stranger.get('/oauth2/logout'), 'Выйти')).status).toBe(303)
     const { rows: after } = await w.db.pool.query(`SELECT sid FROM login_sessions`)
     expect(after).toEqual(before)
     const again = await logIn()
-    await again.browser.get('/oauth2/logout')
+    await again.browser.press(await again.browser.get('/oauth2/logout'), 'Выйти')
     const tokens = await logoutTokens(1)
     expect(tokens[0]!.sid).toBe(again.claims.sid)
+  })
+
+  it('a page elsewhere that sends the browser to /oauth2/logout without a hint ends nothing: the person is asked', async () => {
+    const { browser, claims } = await logIn()
+    const sessions = async () => (await w.db.pool.query(`SELECT sid FROM login_sessions WHERE sid = $1`, [claims.sid])).rows.length
+    // A link or an image elsewhere (GET), a form posted from elsewhere without our CSRF token, or with a made-up one.
+    const asked = await browser.get(`/oauth2/logout?${new URLSearchParams({ post_logout_redirect_uri: POST_LOGOUT_REDIRECT, client_id: JOURNAL_CLIENT.client_id })}`)
+    expect(asked.status).toBe(200)
+    expect(textOf(asked.body)).toContain('Выйти из журнала? Вы выйдете из всех электронных журналов, в которые входили через Госуслуги в этом браузере')
+    expect((await browser.post('/oauth2/logout', { client_id: JOURNAL_CLIENT.client_id })).status).toBe(200)
+    expect((await browser.post('/oauth2/logout', { _csrf: 'made-up', client_id: JOURNAL_CLIENT.client_id })).status).toBe(403)
+    expect(await sessions()).toBe(1)
+    expect((await w.db.pool.query(`SELECT 1 FROM event_outbox WHERE kind = 'logout' AND status = 'pending'`)).rows).toHaveLength(0)
+    // The person answers: the journal's parameters come along.
+    const toEsia = await browser.press(asked, 'Выйти')
+    expect(toEsia.location!.startsWith(w.mock.url)).toBe(true)
+    expect((await browser.get('/oauth2/logout/done')).location).toBe(POST_LOGOUT_REDIRECT)
+    expect((await logoutTokens(1))[0]!.sid).toBe(claims.sid)
+    expect(await sessions()).toBe(0)
   })
 
   it('a link replaced by another Госуслуги account ends the card’s sessions', async () => {
@@ -132,16 +151,15 @@ describe('back-channel logout to the journal', () => {
 
   it('a logout token is never taken for an id_token_hint', async () => {
     const { browser, idToken } = await logIn('double-surname')
-    await browser.get('/oauth2/logout')
+    await browser.press(await browser.get('/oauth2/logout'), 'Выйти')
     const [token] = (await receiver.waitFor('/logout', 1)).map((r) => new URLSearchParams(r.body).get('logout_token')!)
-    const hinted = async (hint: string) => {
-      const b = new Browser(w.app)
-      const toEsia = await b.get(`/oauth2/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })}`)
-      expect(toEsia.location!.startsWith(w.mock.url)).toBe(true)
-      return b.get('/oauth2/logout/done')
-    }
-    // An ID token of ours confirms the way back to the journal; a logout token, signed by the same key, does not.
-    expect((await hinted(idToken)).location).toBe(POST_LOGOUT_REDIRECT)
-    expect((await hinted(token!)).status).toBe(200)
+    const hinted = (hint: string) => new Browser(w.app).get(`/oauth2/logout?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })}`)
+    // An ID token of ours vouches for the logout and the way back to the journal; a logout token,
+    // signed by the same key, does not: the person is asked.
+    const byIdToken = await hinted(idToken)
+    expect(byIdToken.location!.startsWith(w.mock.url)).toBe(true)
+    const byLogoutToken = await hinted(token!)
+    expect(byLogoutToken.status).toBe(200)
+    expect(textOf(byLogoutToken.body)).toContain('Выйти из журнала?')
   })
 })

@@ -44,21 +44,19 @@ export class Browser {
     return { status: res.statusCode, location: res.headers.location as string | undefined, body: res.body }
   }
 
-  /** Presses the button labelled `label` on `page`: posts its form with the CSRF token it carries. */
+  /** Presses the button labelled `label` on `page`: posts its form with the hidden fields it carries (the CSRF token among them). */
   press(page: Page, label: string): Promise<Page> {
     const forms = page.body.match(/<form method="post"[\s\S]*?<\/form>/g) ?? []
     const form = forms.find((f) => f.includes(`>${label}</button>`))
     if (!form) throw new Error(`No button «${label}» on the page`)
     const action = /action="([^"]+)"/.exec(form)![1]!
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(form)?.[1]
-    return this.post(action, csrf ? { _csrf: csrf } : {})
+    const hidden = [...form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, decodeEntities(m[2]!)])
+    return this.post(decodeEntities(action), Object.fromEntries(hidden))
   }
 }
 
-/** The visible text of a page, entities decoded and whitespace collapsed, for reading assertions. */
-export function textOf(body: string): string {
-  return body
-    .replace(/<[^>]+>/g, ' ')
+const decodeEntities = (text: string): string =>
+  text
     .replace(/&laquo;/g, '«')
     .replace(/&raquo;/g, '»')
     .replace(/&quot;/g, '"')
@@ -66,6 +64,10 @@ export function textOf(body: string): string {
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&')
+
+/** The visible text of a page, entities decoded and whitespace collapsed, for reading assertions. */
+export function textOf(body: string): string {
+  return decodeEntities(body.replace(/<[^>]+>/g, ' '))
     .replace(/\s+/g, ' ')
     .trim()
 }

@@ -22,10 +22,18 @@ describe('logout through the bridge and ЕСИА', () => {
   const idToken = (aud = JOURNAL_CLIENT.client_id) =>
     signIdToken(w.app.signingKeys, { issuer: w.url, clientId: aud, journalUserId: 'u1001', nonce: 'n', claims: CLAIMS })
 
-  /** The browser follows the bridge to ЕСИА's logout and back; returns the bridge's last answer. */
-  async function logOut(browser: Browser, params: Record<string, string>): Promise<{ toEsia: Page; last: Page }> {
+  /**
+   * The browser follows the bridge to ЕСИА's logout and back; returns the bridge's last answer. A
+   * logout without an ID token of ours as its hint is asked first: `answer` presses «Выйти».
+   */
+  async function logOut(browser: Browser, params: Record<string, string>, answer = false): Promise<{ toEsia: Page; last: Page }> {
     const url = oidc.buildEndSessionUrl(await journal.config(), params)
-    const toEsia = await browser.get(`${url.pathname}${url.search}`)
+    let toEsia = await browser.get(`${url.pathname}${url.search}`)
+    if (answer) {
+      expect(toEsia.status).toBe(200)
+      expect(textOf(toEsia.body)).toContain('Выйти из журнала?')
+      toEsia = await browser.press(toEsia, 'Выйти')
+    }
     expect(toEsia.status).toBe(303)
     const esia = new URL(toEsia.location!)
     expect(`${esia.origin}${esia.pathname}`).toBe(`${w.mock.url}/idp/ext/Logout`)
@@ -67,29 +75,30 @@ describe('logout through the bridge and ЕСИА', () => {
     expect(last.location).toBe(POST_LOGOUT_REDIRECT)
   })
 
-  it('client_id alone identifies the journal too', async () => {
-    const { last } = await logOut(new Browser(w.app), { client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT, state: 's' })
+  it('client_id alone identifies the journal too, once the person has said «Выйти»', async () => {
+    const { last } = await logOut(new Browser(w.app), { client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT, state: 's' }, true)
     expect(last.location).toBe(`${POST_LOGOUT_REDIRECT}?state=s`)
   })
 
-  const notRedirected: [string, () => Promise<Record<string, string>>][] = [
-    ['an unregistered post_logout_redirect_uri', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: 'https://evil.example/' })],
-    ['a login redirect_uri used as the logout address', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: LOGIN_REDIRECT })],
+  // [case, the parameters, whether the person is asked first (no ID token of ours as the hint)]
+  const notRedirected: [string, () => Promise<Record<string, string>>, boolean][] = [
+    ['an unregistered post_logout_redirect_uri', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: 'https://evil.example/' }), false],
+    ['a login redirect_uri used as the logout address', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: LOGIN_REDIRECT }), false],
     ['a hint signed by someone else', async () => {
       const { privateKey } = await generateKeyPair('ES256')
       const forged = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'forged' }).setIssuer(w.url).setAudience(JOURNAL_CLIENT.client_id).setSubject('u1001').setIssuedAt().setExpirationTime('5m').sign(privateKey)
       return { id_token_hint: forged, post_logout_redirect_uri: POST_LOGOUT_REDIRECT }
-    }],
+    }, true],
     ['a link token offered as the hint', async () => ({
       id_token_hint: await signLinkToken(w.app.signingKeys, { issuer: w.url, clientId: JOURNAL_CLIENT.client_id, journalUserId: 'u1001', outcome: { result: 'linked', reasons: [], evidence: [], replaced: false } }),
       post_logout_redirect_uri: POST_LOGOUT_REDIRECT,
-    })],
-    ['a hint for another client than client_id', async () => ({ id_token_hint: await idToken('journal-other'), client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })],
-    ['an address with no client to confirm it', async () => ({ post_logout_redirect_uri: POST_LOGOUT_REDIRECT, client_id: 'unknown-journal' })],
+    }), true],
+    ['a hint for another client than client_id', async () => ({ id_token_hint: await idToken('journal-other'), client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT }), false],
+    ['an address with no client to confirm it', async () => ({ post_logout_redirect_uri: POST_LOGOUT_REDIRECT, client_id: 'unknown-journal' }), true],
   ]
-  for (const [name, params] of notRedirected) {
+  for (const [name, params, asked] of notRedirected) {
     it(`${name}: logged out all the same, but sent nowhere`, async () => {
-      const { last } = await logOut(new Browser(w.app), await params())
+      const { last } = await logOut(new Browser(w.app), await params(), asked)
       expect(last.status).toBe(200)
       expect(last.location).toBeUndefined()
       const text = textOf(last.body)
@@ -98,8 +107,8 @@ describe('logout through the bridge and ЕСИА', () => {
     })
   }
 
-  it('no parameters at all: through ЕСИА, then our page', async () => {
-    const { last } = await logOut(new Browser(w.app), {})
+  it('no parameters at all: the question, then through ЕСИА, then our page', async () => {
+    const { last } = await logOut(new Browser(w.app), {}, true)
     expect(last.status).toBe(200)
     expect(textOf(last.body)).toContain('Вы вышли из входа через Госуслуги на этом устройстве')
   })
