@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { buildConfig, ConfigError, parseEnv } from './config.js'
-import { openDatabase } from './db/open.js'
+import { DatabaseOpenError, openDatabase } from './db/open.js'
 import type { RunningDemoJournal } from './demo-journal/index.js'
 import { createLogger } from './logging.js'
 import { startDraining } from './ops/drain.js'
@@ -86,10 +86,17 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UpstreamIssuerChanged) {
-    process.stderr.write(`esia-bridge cannot start: ${err.message}\n`)
-  } else {
-    process.stderr.write(`esia-bridge failed to start: ${(err as Error).stack ?? String(err)}\n`)
-  }
+  process.stderr.write(`esia-bridge cannot start: ${startFailure(err)}\n`)
+  if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '')) process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })
+
+/** One line that says what failed and what to do; the stack only with LOG_LEVEL=debug. */
+function startFailure(err: unknown): string {
+  if (err instanceof ConfigError || err instanceof UpstreamIssuerChanged || err instanceof DatabaseOpenError) return err.message
+  const e = err as NodeJS.ErrnoException & { port?: number }
+  if (e?.code === 'EADDRINUSE') return `${e.message.replace(/^listen /, 'address ')} — another process (perhaps another npm start) holds it: stop it, or choose other ports with PORT, MOCK_ESIA_PORT, DEMO_JOURNAL_PORT`
+  if (e?.code === 'EACCES' && e.syscall === 'listen') return `${e.message} — choose a port above 1023 with PORT, or run with the right to bind it`
+  const message = (e instanceof Error ? e.message : String(err)).split('\n')[0]
+  return `${message} (LOG_LEVEL=debug prints the stack)`
+}

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js'
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js'
 import { migrate } from './migrate.js'
 import { createPool, type Pool } from './pool.js'
 
@@ -28,8 +28,9 @@ export async function openDatabase(opts: { databaseUrl: string | undefined; data
     const dir = path.resolve(opts.dataDir, 'pg')
     opts.log?.(`DATABASE_URL is not set: starting the embedded PostgreSQL in ${dir} (development database)`)
     try {
-      embedded = await startEmbeddedPostgres(dir)
+      embedded = await startEmbeddedPostgres(dir, { ...(opts.log ? { notice: opts.log } : {}) })
     } catch (err) {
+      if (err instanceof EmbeddedPostgresError) throw new DatabaseOpenError(`Could not start the embedded PostgreSQL: ${err.message}`, { cause: err })
       throw new DatabaseOpenError(
         `Could not start the embedded PostgreSQL under ${dir}: ${(err as Error).message}. ` +
           'If the service is running, stop it first (one server owns a data directory), or set DATABASE_URL.',
