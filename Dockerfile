@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# esia-bridge as a container: compiled TypeScript on Node 22 LTS, production dependencies only,
+# esia-bridge as a container: compiled TypeScript on Node 22 LTS (package.json engines:
+# ^20.19.0 || ^22.12.0 || >=24.0.0), production dependencies only,
 # running as the unprivileged `node` user. The database is external (DATABASE_URL): see
 # docker-compose.yml for PostgreSQL 16 next to it. Not executed where this was written (no Docker
 # engine there); built from the same `npm ci` / `npm run build` the CI runs.
