@@ -73,6 +73,8 @@ export interface SyntheticRow {
 export interface SyntheticOptions {
   rows: number
   seed?: number
+  /** Share of the rows that go to the first school (a region's largest organisation); omitted: none apart. */
+  largestShare?: number
 }
 
 /** CSV text (header first) in chunks of about 256 KiB; the file never exists in memory as a whole. */
@@ -147,7 +149,11 @@ export function* syntheticJournalCsv(opts: SyntheticOptions): Generator<string> 
       snils = snilsText(lastSnils)
     }
 
-    const org = chance(0.0005) ? 'school-999' : organizationId(Math.floor(rnd() * SYNTHETIC_ORGANIZATIONS))
+    const org = chance(0.0005)
+      ? 'school-999'
+      : opts.largestShare !== undefined && chance(opts.largestShare)
+        ? organizationId(0)
+        : organizationId(Math.floor(rnd() * SYNTHETIC_ORGANIZATIONS))
     // Journal ids: unique numbers in no particular order (a multiplicative permutation of 1..N),
     // with a few repeated as exports sometimes do.
     const id = chance(0.0005) && i > 0 ? String(((Math.floor(rnd() * i) + 1) * 2654435761) % 4294967296) : String(((i + 1) * 2654435761) % 4294967296)
