@@ -28,7 +28,7 @@ export const csvLine = (cells: readonly Cell[]): string => cells.map(cell).join(
  * Sends rows from an async source as a CSV download, row by row: memory stays flat however large the
  * export. `fileName` is ASCII; the header row comes first.
  */
-export function sendCsv(reply: FastifyReply, fileName: string, header: readonly string[], rows: AsyncIterable<readonly Cell[]>): FastifyReply {
+export function sendCsv(reply: FastifyReply, fileName: string, header: readonly string[], rows: Iterable<readonly Cell[]> | AsyncIterable<readonly Cell[]>): FastifyReply {
   async function* lines() {
     yield BOM + csvLine(header)
     for await (const row of rows) yield csvLine(row)

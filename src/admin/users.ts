@@ -145,6 +145,8 @@ export interface RelatedCard {
 export interface UserCard {
   user: UserSummary
   problems: CardProblem[]
+  /** The journal wrote that the person has no patronymic («-», «нет»): shown, not flagged. */
+  noMiddleName: boolean
   /** Completeness problems, by the rules of the «Контроль заполнения данных» report (src/directory/completeness.ts). */
   sharedSnilsWith: string[]
   related: RelatedCard[]
@@ -156,7 +158,7 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
   const user = await userInScope(db, caller, id)
   const scope = scopeOf(caller)
   const [card, shared, related, link, history, relations] = await Promise.all([
-    db.query<{ norm_middle_name: string | null }>('SELECT norm_middle_name FROM journal_users WHERE id = $1', [id]),
+    db.query<{ norm_middle_name: string | null; no_middle_name: boolean }>('SELECT norm_middle_name, no_middle_name FROM journal_users WHERE id = $1', [id]),
     // «Shared» as the completeness report counts it: another card of the same organisation and role
     // (the same SNILS on a teacher's staff and parent cards is one person in two capacities).
     db.query<{ id: string }>(
@@ -178,11 +180,12 @@ export async function readUserCard(db: Queryable, caller: SupportCaller, id: str
   ])
   const guardianOf = (other: string, relation: 'parent' | 'child') =>
     relations.find((r) => (relation === 'child' ? r.parentId === id && r.childId === other : r.childId === id && r.parentId === other))
-  const problems = cardProblems({ snilsPresent: user.snilsPresent, snilsValid: user.snilsValid, birthDate: user.birthDate, normMiddleName: card.rows[0]?.norm_middle_name ?? null })
+  const problems = cardProblems({ snilsPresent: user.snilsPresent, snilsValid: user.snilsValid, birthDate: user.birthDate, normMiddleName: card.rows[0]?.norm_middle_name ?? null, noMiddleName: card.rows[0]?.no_middle_name ?? false })
   if (shared.rows.length > 0) problems.push('shared_snils')
   return {
     user,
     problems,
+    noMiddleName: card.rows[0]?.no_middle_name ?? false,
     sharedSnilsWith: shared.rows.map((r) => r.id),
     related: related.rows.map((r) => ({ id: r.id, relation: r.relation, lastName: r.last_name, firstName: r.first_name, middleName: r.middle_name, role: r.role, guardian: guardianOf(r.id, r.relation) })),
     link,

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.js'
 import { parseDate } from '../matching/dates.js'
-import { normalizeMiddleName, normalizeName } from '../matching/normalize.js'
+import { normalizeMiddleName, normalizeName, statesNoMiddleName } from '../matching/normalize.js'
 import { parseSnils, snilsHmac } from '../matching/snils.js'
 
 /**
@@ -52,6 +52,8 @@ export interface CardRow {
   normLastName: string
   normFirstName: string
   normMiddleName: string | null
+  /** The journal wrote that the person has no patronymic («-», «нет»): not flagged «Без отчества». */
+  noMiddleName: boolean
 }
 
 /** Why a card is refused. Codes are stable (API and import reports); messages are for operators. */
@@ -96,13 +98,15 @@ export type CardValidation = { ok: true; row: CardRow } | { ok: false; rejection
 interface NamePart {
   clean: string
   norm: string
+  /** A patronymic that says there is none («-», «нет»). */
+  none: boolean
 }
 
 type NamePartOf = (raw: string | null | undefined, patronymic?: boolean) => NamePart
 
 const namePart: NamePartOf = (raw, patronymic = false) => {
   const clean = text(raw)
-  return { clean, norm: patronymic ? (normalizeMiddleName(clean) ?? '') : normalizeName(clean) }
+  return patronymic ? { clean, norm: normalizeMiddleName(clean) ?? '', none: statesNoMiddleName(clean) } : { clean, norm: normalizeName(clean), none: false }
 }
 
 /**
@@ -173,6 +177,7 @@ function checkCard(input: CardInput, opts: CardOptions, name: NamePartOf): CardV
       normLastName: last.norm,
       normFirstName: first.norm,
       normMiddleName,
+      noMiddleName: middle.none,
     },
   }
 }
@@ -194,18 +199,18 @@ export function createCardValidator(opts: CardOptions, nameCacheSize = 50_000): 
 export type CardProblem = 'without_snils' | 'invalid_snils' | 'without_birth_date' | 'without_middle_name' | 'shared_snils'
 export const CARD_PROBLEMS: readonly CardProblem[] = ['without_snils', 'invalid_snils', 'without_birth_date', 'without_middle_name', 'shared_snils']
 
-export function cardProblems(row: Pick<CardRow, 'snilsPresent' | 'snilsValid' | 'birthDate' | 'normMiddleName'>): CardProblem[] {
+export function cardProblems(row: Pick<CardRow, 'snilsPresent' | 'snilsValid' | 'birthDate' | 'normMiddleName' | 'noMiddleName'>): CardProblem[] {
   const problems: CardProblem[] = []
   if (!row.snilsPresent) problems.push('without_snils')
   else if (!row.snilsValid) problems.push('invalid_snils')
   if (!row.birthDate) problems.push('without_birth_date')
-  if (!row.normMiddleName) problems.push('without_middle_name')
+  if (!row.normMiddleName && !row.noMiddleName) problems.push('without_middle_name')
   return problems
 }
 
 /** Columns of `journal_users` a card writes, in the order of `CardRow`. */
 export const CARD_COLUMNS = `id, organization_id, role, last_name, first_name, middle_name, birth_date,
-  snils_hmac, snils_present, snils_valid, norm_last_name, norm_first_name, norm_middle_name`
+  snils_hmac, snils_present, snils_valid, norm_last_name, norm_first_name, norm_middle_name, no_middle_name`
 
 /**
  * The upsert rule shared by the API and the batch import: `updated_at` moves, and the row is
@@ -217,20 +222,20 @@ export const CARD_UPSERT = `ON CONFLICT (id) DO UPDATE SET
   first_name = EXCLUDED.first_name, middle_name = EXCLUDED.middle_name, birth_date = EXCLUDED.birth_date,
   snils_hmac = EXCLUDED.snils_hmac, snils_present = EXCLUDED.snils_present, snils_valid = EXCLUDED.snils_valid,
   norm_last_name = EXCLUDED.norm_last_name, norm_first_name = EXCLUDED.norm_first_name,
-  norm_middle_name = EXCLUDED.norm_middle_name, updated_at = now()
-WHERE (u.organization_id, u.role, u.last_name, u.first_name, u.middle_name, u.birth_date, u.snils_hmac, u.snils_valid)
+  norm_middle_name = EXCLUDED.norm_middle_name, no_middle_name = EXCLUDED.no_middle_name, updated_at = now()
+WHERE (u.organization_id, u.role, u.last_name, u.first_name, u.middle_name, u.birth_date, u.snils_hmac, u.snils_valid, u.no_middle_name)
   IS DISTINCT FROM (EXCLUDED.organization_id, EXCLUDED.role, EXCLUDED.last_name, EXCLUDED.first_name,
-                    EXCLUDED.middle_name, EXCLUDED.birth_date, EXCLUDED.snils_hmac, EXCLUDED.snils_valid)`
+                    EXCLUDED.middle_name, EXCLUDED.birth_date, EXCLUDED.snils_hmac, EXCLUDED.snils_valid, EXCLUDED.no_middle_name)`
 
 /** Inserts or updates one card (see `CARD_UPSERT`). Returns what happened. */
 export async function upsertCard(db: Queryable, row: CardRow): Promise<'inserted' | 'updated' | 'unchanged'> {
   const { rows } = await db.query<{ inserted: boolean }>(
     `INSERT INTO journal_users AS u (${CARD_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ${CARD_UPSERT}
      RETURNING (xmax = 0) AS inserted`,
     [row.id, row.organizationId, row.role, row.lastName, row.firstName, row.middleName, row.birthDate,
-      row.snilsHmac, row.snilsPresent, row.snilsValid, row.normLastName, row.normFirstName, row.normMiddleName],
+      row.snilsHmac, row.snilsPresent, row.snilsValid, row.normLastName, row.normFirstName, row.normMiddleName, row.noMiddleName],
   )
   if (!rows[0]) return 'unchanged'
   return rows[0].inserted ? 'inserted' : 'updated'

@@ -1,11 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
 import { withTransaction, type PoolClient } from '../db/pool.js'
 import { authenticateApiCaller } from '../http/auth.js'
 import { ApiError } from '../http/errors.js'
 import type { AuditActor } from '../linking/audit.js'
 import { directoryActor } from './actor.js'
 import { validateCard } from './cards.js'
+import { withReport } from '../db/report-query.js'
+import { clientGoneSignal } from '../http/client-gone.js'
+import { PROBLEM_CARDS_CSV_HEADER, problemCardsCsv } from '../admin/reports.js'
+import { sendCsv } from '../admin/csv.js'
+import { ROLE_NAMES } from '../admin/console/texts.js'
 import { completenessReport, problemCards } from './completeness.js'
 import { DirectoryError, type DirectoryErrorCode } from './errors.js'
 import { ImportFileError, ImportRefused, importDirectory } from './import/import.js'
@@ -14,6 +20,9 @@ import { deleteOrganization, putOrganization } from './organizations.js'
 import {
   CompletenessQuery,
   CompletenessResponse,
+  ProblemCardsCsvQuery,
+  ProblemCardsPageSchema,
+  ProblemCardsQuery,
   DeletedOrganization,
   DeletedUser,
   errors,
@@ -167,25 +176,73 @@ export const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
+  const report = (reply: FastifyReply) => ({ timeoutMs: app.config.reportStatementTimeoutMs, signal: clientGoneSignal(reply) })
+
   app.get(
     '/reports/completeness',
     {
       schema: {
         tags: TAGS,
         security: SECURITY,
-        summary: '«Контроль заполнения данных»: cards without SNILS, birth date or patronymic, with invalid or shared SNILS',
+        summary: '«Контроль заполнения данных»: per organisation and role, cards without SNILS, birth date or patronymic, with invalid or shared SNILS',
+        description:
+          'Counts only. The cards behind them: GET /reports/completeness/problems (paged) or /reports/completeness/problems.csv. ' +
+          'For older clients, `problem`, `limit` or `after` here still add the first page as `problem_cards`. ' +
+          'A report past REPORT_STATEMENT_TIMEOUT_MS answers 503 `report_unavailable` with Retry-After.',
         querystring: CompletenessQuery,
-        response: { 200: CompletenessResponse, ...errors(400, 401) },
+        response: { 200: CompletenessResponse, ...errors(400, 401, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query
       const filter = { organizationId: q.organization_id, role: q.role }
-      const [organizations, cards] = await Promise.all([
-        completenessReport(app.db, filter),
-        problemCards(app.db, { ...filter, problem: q.problem, after: q.after, limit: q.limit ?? 100 }),
-      ])
-      return { organizations, problem_cards: cards }
+      const paged = q.problem !== undefined || q.limit !== undefined || q.after !== undefined
+      return withReport(app.db, report(reply), async (db) => {
+        const organizations = await completenessReport(db, filter)
+        if (!paged) return { organizations }
+        return { organizations, problem_cards: await problemCards(db, { ...filter, problem: q.problem, after: q.after, limit: q.limit ?? 100 }) }
+      })
+    },
+  )
+
+  app.get(
+    '/reports/completeness/problems',
+    {
+      schema: {
+        tags: TAGS,
+        security: SECURITY,
+        summary: 'The cards behind the completeness report, in id order; page with `after` = `next_after`',
+        description:
+          'Without `problem`: cards with any card problem. `problem=parents_without_children` («Родители без детей в журнале») or ' +
+          '`children_without_parents` («Дети без родителей в журнале») lists those categories. 503 `report_unavailable` past the report timeout.',
+        querystring: ProblemCardsQuery,
+        response: { 200: ProblemCardsPageSchema, ...errors(400, 401, 503) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query
+      return withReport(app.db, report(reply), (db) =>
+        problemCards(db, { organizationId: q.organization_id, role: q.role, problem: q.problem, after: q.after, limit: q.limit ?? 100 }),
+      )
+    },
+  )
+
+  app.get(
+    '/reports/completeness/problems.csv',
+    {
+      schema: {
+        tags: TAGS,
+        security: SECURITY,
+        summary: 'All the cards behind the completeness report as CSV (UTF-8 with BOM, `;`), streamed',
+        querystring: ProblemCardsCsvQuery,
+        produces: ['text/csv'],
+        response: { 200: Type.String(), ...errors(400, 401, 503) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query
+      const rows = await problemCardsCsv(app.db, report(reply), { organizationId: q.organization_id, role: q.role, problem: q.problem }, (r) => ROLE_NAMES[r] ?? r)
+      return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, rows)
     },
   )
 

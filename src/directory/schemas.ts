@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import { CARD_PROBLEMS, ROLES } from './cards.js'
+import { REPORT_PROBLEMS } from './completeness.js'
 import { REJECTION_MESSAGES, type RejectionReason } from './import/report.js'
 
 /**
@@ -63,6 +64,8 @@ export const InvalidSnilsQuery = Type.Enum(['reject', 'keep'], {
 export const UserQuery = Type.Object({ invalid_snils: Type.Optional(InvalidSnilsQuery) }, { additionalProperties: false })
 
 export const CardProblemSchema = Type.Enum(CARD_PROBLEMS)
+/** A card problem, or a guardianship category of the report (listed only when asked for by name). */
+export const ReportProblemSchema = Type.Enum(REPORT_PROBLEMS)
 
 export const UserResponse = Type.Object({
   id: Type.String(),
@@ -125,44 +128,62 @@ export const ImportReportSchema = Type.Object(
   { description: 'What the import did (or, in a dry run, would do)' },
 )
 
+const ReportFilterFields = {
+  organization_id: Type.Optional(Id),
+  role: Type.Optional(Type.Enum(ROLES)),
+}
+const ProblemPaging = {
+  problem: Type.Optional(ReportProblemSchema),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Problem cards per page' })),
+  after: Type.Optional(Type.String({ maxLength: 128, description: 'next_after of the previous page' })),
+}
+
+const DEPRECATED = 'Deprecated here (use /reports/completeness/problems): given, the answer also carries problem_cards. '
 export const CompletenessQuery = Type.Object(
   {
-    organization_id: Type.Optional(Id),
-    role: Type.Optional(Type.Enum(ROLES)),
-    problem: Type.Optional(CardProblemSchema),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Problem cards per page' })),
-    after: Type.Optional(Type.String({ maxLength: 128, description: 'next_after of the previous page' })),
+    ...ReportFilterFields,
+    problem: Type.Optional(Type.Enum(REPORT_PROBLEMS, { description: `${DEPRECATED}One problem` })),
+    // No schema default here: a default would fill it in and bring the page along on every call.
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: `${DEPRECATED}Problem cards per page (100 when not given)` })),
+    after: Type.Optional(Type.String({ maxLength: 128, description: `${DEPRECATED}next_after of the previous page` })),
   },
   { additionalProperties: false },
 )
+export const ProblemCardsQuery = Type.Object({ ...ReportFilterFields, ...ProblemPaging }, { additionalProperties: false })
+export const ProblemCardsCsvQuery = Type.Object({ ...ReportFilterFields, problem: ProblemPaging.problem }, { additionalProperties: false })
 
-export const CompletenessResponse = Type.Object({
-  organizations: Type.Array(
+export const CompletenessRowSchema = Type.Object({
+  organization_id: Type.String(),
+  organization_name: Type.String(),
+  role: Type.Enum(ROLES),
+  total: Type.Integer(),
+  without_snils: Type.Integer(),
+  invalid_snils: Type.Integer(),
+  without_birth_date: Type.Integer(),
+  without_middle_name: Type.Integer({ description: 'Cards whose patronymic was never filled in (not those where the journal wrote «-» or «нет»)' }),
+  shared_snils: Type.Integer({ description: 'Cards whose SNILS another card of the same organisation and role also carries' }),
+  with_problems: Type.Integer(),
+  no_middle_name: Type.Integer({ description: 'Cards where the journal says the person has no patronymic («-», «нет»); not a problem' }),
+  parents_without_children: Type.Integer({ description: '«Родители без детей в журнале»: parent cards with no child relation (0 on other roles); not counted in with_problems' }),
+  children_without_parents: Type.Integer({ description: '«Дети без родителей в журнале»: pupils\' cards no parent card lists (0 on other roles); not counted in with_problems' }),
+})
+
+export const ProblemCardsPageSchema = Type.Object({
+  items: Type.Array(
     Type.Object({
+      id: Type.String(),
       organization_id: Type.String(),
-      organization_name: Type.String(),
       role: Type.Enum(ROLES),
-      total: Type.Integer(),
-      without_snils: Type.Integer(),
-      invalid_snils: Type.Integer(),
-      without_birth_date: Type.Integer(),
-      without_middle_name: Type.Integer(),
-      shared_snils: Type.Integer({ description: 'Cards whose SNILS another card of the same organisation and role also carries' }),
-      with_problems: Type.Integer(),
+      last_name: Type.String(),
+      first_name: Type.String(),
+      middle_name: Type.Union([Type.String(), Type.Null()]),
+      problems: Type.Array(ReportProblemSchema, { description: 'Card problems; a guardianship category only on the lists asked for by it' }),
     }),
   ),
-  problem_cards: Type.Object({
-    items: Type.Array(
-      Type.Object({
-        id: Type.String(),
-        organization_id: Type.String(),
-        role: Type.Enum(ROLES),
-        last_name: Type.String(),
-        first_name: Type.String(),
-        middle_name: Type.Union([Type.String(), Type.Null()]),
-        problems: Type.Array(CardProblemSchema),
-      }),
-    ),
-    next_after: Type.Union([Type.String(), Type.Null()]),
-  }),
+  next_after: Type.Union([Type.String(), Type.Null()]),
+})
+
+export const CompletenessResponse = Type.Object({
+  organizations: Type.Array(CompletenessRowSchema),
+  problem_cards: Type.Optional(ProblemCardsPageSchema),
 })

@@ -21,6 +21,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.code(400).send({ error: 'invalid_request', message: `${field} ${first?.message ?? 'is invalid'}` })
     }
     const unavailable = unavailablePart(error)
+    if (unavailable === 'report') {
+      return retryLater(request, reply, unavailable, error).send({ error: 'report_unavailable', message: 'The report is unavailable now (it ran past its time limit); try again later' })
+    }
     if (unavailable) {
       return retryLater(request, reply, unavailable, error).send({ error: 'unavailable', message: UNAVAILABLE_MESSAGE })
     }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { databaseUnavailable } from '../db/failures.js'
+import { ReportUnavailable } from '../db/report-query.js'
 import { UpstreamError } from '../upstream/types.js'
 
 /**
@@ -8,9 +9,10 @@ import { UpstreamError } from '../upstream/types.js'
  * or the upstream IdP and its signer where a route cannot do without them. Nobody outside caused it
  * and nobody outside can fix it but by trying again, so it is a 503 with `Retry-After`, never a
  * 500. The error handlers (JSON API, OAuth endpoints, flow pages, console) each ask `unavailablePart`
- * once; no route catches these errors itself.
+ * once; no route catches these errors itself. `report`: a report ran past its statement timeout
+ * (src/db/report-query.ts) — the database is there, the report is too heavy just now.
  */
-export type UnavailablePart = 'database' | 'upstream'
+export type UnavailablePart = 'database' | 'upstream' | 'report'
 
 /** Seconds a client is told to wait: a restarted database or a failover is back within them. */
 export const RETRY_AFTER_S = 30
@@ -19,6 +21,7 @@ export const RETRY_AFTER_S = 30
 export function unavailablePart(err: unknown): UnavailablePart | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
     if (e instanceof UpstreamError) return e.kind === 'unavailable' ? 'upstream' : undefined
+    if (e instanceof ReportUnavailable) return 'report'
     if (databaseUnavailable(e)) return 'database'
   }
   return undefined

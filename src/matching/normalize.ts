@@ -60,6 +60,12 @@ export function normalizeMiddleName(raw: string | null | undefined): string | nu
   return ABSENT_PATRONYMIC.has(name) ? null : name
 }
 
+/** The patronymic was written, and what is written says the person has none («-», «нет»): not a gap to fill. */
+export function statesNoMiddleName(raw: string | null | undefined): boolean {
+  const name = normalizeName(raw)
+  return name !== '' && ABSENT_PATRONYMIC.has(name)
+}
+
 export interface NormalizedFullName {
   lastName: string
   firstName: string

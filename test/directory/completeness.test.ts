@@ -41,12 +41,12 @@ describe('completeness report', () => {
   it('counts, per organisation and role (staff, students, parents), what is missing', async () => {
     const res = await report()
     expect(res.statusCode).toBe(200)
-    const zero = { without_snils: 0, invalid_snils: 0, without_birth_date: 0, without_middle_name: 0, shared_snils: 0 }
+    const zero = { without_snils: 0, invalid_snils: 0, without_birth_date: 0, without_middle_name: 0, shared_snils: 0, no_middle_name: 0, parents_without_children: 0, children_without_parents: 0 }
     expect(res.json().organizations).toEqual([
       { organization_id: 'school-1', organization_name: 'Школа № 1', role: 'staff', total: 2, ...zero, without_snils: 1, without_middle_name: 1, with_problems: 1 },
-      { organization_id: 'school-1', organization_name: 'Школа № 1', role: 'student', total: 4, ...zero, invalid_snils: 1, without_birth_date: 1, shared_snils: 2, with_problems: 4 },
-      { organization_id: 'school-1', organization_name: 'Школа № 1', role: 'parent', total: 1, ...zero, with_problems: 0 },
-      { organization_id: 'school-2', organization_name: 'Школа № 2', role: 'parent', total: 1, ...zero, with_problems: 0 },
+      { organization_id: 'school-1', organization_name: 'Школа № 1', role: 'student', total: 4, ...zero, invalid_snils: 1, without_birth_date: 1, shared_snils: 2, with_problems: 4, children_without_parents: 4 },
+      { organization_id: 'school-1', organization_name: 'Школа № 1', role: 'parent', total: 1, ...zero, with_problems: 0, parents_without_children: 1 },
+      { organization_id: 'school-2', organization_name: 'Школа № 2', role: 'parent', total: 1, ...zero, with_problems: 0, parents_without_children: 1 },
     ])
   })
 

@@ -29,7 +29,7 @@ export const ErrorBody = Type.Object({
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 })
 /** Error responses every admin route can give, for the OpenAPI document. */
-export const errors = (...codes: (400 | 403 | 404 | 409)[]) =>
+export const errors = (...codes: (400 | 403 | 404 | 409 | 503)[]) =>
   Object.fromEntries([401, ...codes].map((c) => [c, ErrorBody])) as Record<number, typeof ErrorBody>
 
 export const Reason = Type.String({ minLength: 0, maxLength: 2000, description: 'Why; required, recorded in the audit trail' })

@@ -27,7 +27,8 @@ function consoleErrorCode(error: FastifyError | ApiError): { status: number; cod
   if (error.validation) return { status: 400, code: 'invalid_request' }
   if (error.code === 'FST_REQ_FILE_TOO_LARGE' || error.statusCode === 413) return { status: 413, code: 'file_too_large' }
   if (error.statusCode === 429) return { status: 429, code: 'rate_limited' }
-  if (unavailablePart(error)) return { status: 503, code: 'unavailable' }
+  const part = unavailablePart(error)
+  if (part) return { status: 503, code: part === 'report' ? 'report_unavailable' : 'unavailable' }
   const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500
   return { status, code: status === 500 ? 'internal_error' : 'invalid_request' }
 }

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { CARD_PROBLEMS, ROLES, type CardProblem } from '../../directory/cards.js'
-import type { CompletenessRow } from '../../directory/completeness.js'
-import { CardProblemSchema } from '../../directory/schemas.js'
+import { withReport } from '../../db/report-query.js'
+import { CARD_PROBLEMS, ROLES } from '../../directory/cards.js'
+import { REPORT_PROBLEMS, type CompletenessRow, type ReportProblem } from '../../directory/completeness.js'
+import { ReportProblemSchema } from '../../directory/schemas.js'
+import { clientGoneSignal } from '../../http/client-gone.js'
 import { html, type Html } from '../../web/html.js'
 import { auditSupportRead } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
@@ -11,6 +14,7 @@ import {
   COMPLETENESS_CSV_HEADER,
   completenessCsvRows,
   completenessInScope,
+  NO_MIDDLE_NAME_COLUMN,
   PROBLEM_CARDS_CSV_HEADER,
   PROBLEM_COLUMNS,
   problemCardsCsvRows,
@@ -37,30 +41,37 @@ const Filter = {
 }
 const ProblemsQuery = Type.Object({
   ...Filter,
-  problem: Type.Optional(Type.Union([Type.Literal(''), CardProblemSchema])),
+  problem: Type.Optional(Type.Union([Type.Literal(''), ReportProblemSchema])),
   after: Type.Optional(Type.String({ maxLength: 128 })),
 })
 
 const percent = (part: number, total: number) => (total === 0 ? '—' : `${Math.round((100 * (total - part)) / total)} %`)
 
+/** The guardianship category that applies to a role's row (parents: no children; pupils: no parents). */
+const RELATION_OF_ROLE: Record<string, ReportProblem> = { parent: 'parents_without_children', student: 'children_without_parents' }
+
 function reportTable(rows: CompletenessRow[]): Html {
   if (rows.length === 0) return html`<p>Карточек нет.</p>`
-  const cell = (r: CompletenessRow, p: CardProblem) =>
-    r[p] === 0
+  const link = (r: CompletenessRow, p: ReportProblem, n: number) =>
+    n === 0
       ? html`<td class="num muted">0</td>`
-      : html`<td class="num"><a href="/admin/completeness/problems${queryString({ organization_id: r.organization_id, role: r.role, problem: p })}">${r[p]}</a></td>`
+      : html`<td class="num"><a href="/admin/completeness/problems${queryString({ organization_id: r.organization_id, role: r.role, problem: p })}">${n}</a></td>`
+  const relation = (r: CompletenessRow, p: ReportProblem) => (RELATION_OF_ROLE[r.role] === p ? link(r, p, r[p as 'parents_without_children' | 'children_without_parents']) : html`<td class="num muted">—</td>`)
   return html`<div class="table-wrap"><table><thead><tr><th scope="col">Организация</th><th scope="col">Роль</th><th scope="col" class="num">Карточек</th>
-${CARD_PROBLEMS.map((p) => html`<th scope="col" class="num">${PROBLEM_COLUMNS[p]}</th>`)}<th scope="col" class="num">Заполнено полностью</th></tr></thead><tbody>
-${rows.map((r) => html`<tr><td>${r.organization_name}</td><td>${roleName(r.role)}</td><td class="num">${r.total}</td>${CARD_PROBLEMS.map((p) => cell(r, p))}
-<td class="num">${r.with_problems ? html`<a href="/admin/completeness/problems${queryString({ organization_id: r.organization_id, role: r.role })}">${percent(r.with_problems, r.total)}</a>` : percent(0, r.total)}</td></tr>`)}
+${CARD_PROBLEMS.map((p) => html`<th scope="col" class="num">${PROBLEM_COLUMNS[p]}</th>`)}<th scope="col" class="num">Заполнено полностью</th>
+<th scope="col" class="num">${NO_MIDDLE_NAME_COLUMN}</th><th scope="col" class="num">${PROBLEM_COLUMNS.parents_without_children}</th><th scope="col" class="num">${PROBLEM_COLUMNS.children_without_parents}</th></tr></thead><tbody>
+${rows.map((r) => html`<tr><td>${r.organization_name}</td><td>${roleName(r.role)}</td><td class="num">${r.total}</td>${CARD_PROBLEMS.map((p) => link(r, p, r[p]))}
+<td class="num">${r.with_problems ? html`<a href="/admin/completeness/problems${queryString({ organization_id: r.organization_id, role: r.role })}">${percent(r.with_problems, r.total)}</a>` : percent(0, r.total)}</td>
+<td class="num muted">${r.no_middle_name}</td>${relation(r, 'parents_without_children')}${relation(r, 'children_without_parents')}</tr>`)}
 </tbody></table></div>`
 }
 
 export const reportConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const report = (reply: FastifyReply) => ({ timeoutMs: app.config.reportStatementTimeoutMs, signal: clientGoneSignal(reply) })
   app.get('/admin/completeness', { schema: { ...HIDE, querystring: Type.Object(Filter) } }, async (request, reply) => {
     const caller = requireCaller(request)
     const filter = { organizationId: request.query.organization_id || undefined, role: request.query.role || undefined }
-    const [rows, organizations] = await Promise.all([completenessInScope(app.db, caller, filter), scopeOrganizations(app.db, caller)])
+    const [rows, organizations] = await Promise.all([withReport(app.db, report(reply), (db) => completenessInScope(db, caller, filter)), scopeOrganizations(app.db, caller)])
     const tab = (t: (typeof TABS)[number]) =>
       html`<li><a href="/admin/completeness${queryString({ organization_id: filter.organizationId, role: t.role })}"${t.role === filter.role ? html` aria-current="page"` : ''}>${t.label}</a></li>`
     return render(request, reply, {
@@ -80,7 +91,10 @@ export const reportConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const caller = requireCaller(request)
     const q = request.query
     const filter = { organizationId: q.organization_id || undefined, role: q.role || undefined, problem: q.problem || undefined }
-    const [page, organizations] = await Promise.all([problemCardsInScope(app.db, caller, { ...filter, after: q.after, limit: 100 }), scopeOrganizations(app.db, caller)])
+    const [page, organizations] = await Promise.all([
+      withReport(app.db, report(reply), (db) => problemCardsInScope(db, caller, { ...filter, after: q.after, limit: 100 })),
+      scopeOrganizations(app.db, caller),
+    ])
     await auditSupportRead(app.db, caller, 'support.problem_cards_viewed', { organizationId: filter.organizationId ?? null, details: { problem: filter.problem ?? null, results: page.items.length } })
     const orgName = new Map(organizations.map((o) => [o.value, o.label]))
     const keep = { organization_id: filter.organizationId, role: filter.role, problem: filter.problem }
@@ -90,7 +104,7 @@ export const reportConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: () => html`<form method="get" action="/admin/completeness/problems" class="card"><div class="filters">
 ${select('organization_id', 'Организация', organizations, filter.organizationId)}
 ${select('role', 'Роль', Object.entries(ROLE_NAMES).map(([value, label]) => ({ value, label })), filter.role)}
-${select('problem', 'Что не так', CARD_PROBLEMS.map((p) => ({ value: p, label: PROBLEMS[p]! })), filter.problem, 'Любая проблема')}</div>
+${select('problem', 'Что не так', REPORT_PROBLEMS.map((p) => ({ value: p, label: PROBLEMS[p]! })), filter.problem, 'Любая проблема')}</div>
 <div class="actions"><button type="submit">Показать</button><a class="btn secondary" href="/admin/completeness/problems.csv${queryString(keep)}">Выгрузить CSV</a>
 <a class="btn secondary" href="/admin/completeness${queryString({ organization_id: filter.organizationId, role: filter.role })}">К отчёту</a></div></form>
 <section class="card">${page.items.length === 0
@@ -107,8 +121,9 @@ ${page.next_after ? html`<div class="pager"><a class="btn secondary" href="/admi
     const caller = requireCaller(request)
     const filter = { organizationId: request.query.organization_id || undefined, role: request.query.role || undefined }
     checkOrganizationFilter(caller, filter.organizationId)
+    const rows = await withReport(app.db, report(reply), (db) => completenessInScope(db, caller, filter))
     await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'completeness' } })
-    return sendCsv(reply, 'completeness.csv', COMPLETENESS_CSV_HEADER, completenessCsvRows(app.db, caller, filter, roleName))
+    return sendCsv(reply, 'completeness.csv', COMPLETENESS_CSV_HEADER, completenessCsvRows(rows, roleName))
   })
 
   app.get('/admin/completeness/problems.csv', { schema: { ...HIDE, querystring: Type.Omit(ProblemsQuery, ['after']) } }, async (request, reply) => {
@@ -117,6 +132,6 @@ ${page.next_after ? html`<div class="pager"><a class="btn secondary" href="/admi
     const filter = { organizationId: q.organization_id || undefined, role: q.role || undefined, problem: q.problem || undefined }
     checkOrganizationFilter(caller, filter.organizationId)
     await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'problem_cards', problem: filter.problem ?? null } })
-    return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, problemCardsCsvRows(app.db, caller, filter, roleName))
+    return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, await problemCardsCsvRows(app.db, report(reply), caller, filter, roleName))
   })
 }

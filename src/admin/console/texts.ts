@@ -53,6 +53,7 @@ export const ERRORS: Record<string, string> = {
   too_large: 'Файл слишком большой для загрузки через консоль. Разделите его на части или загрузите через API.',
   unsupported_media_type: 'Отправьте файл CSV.',
   nothing_to_retry: 'Повторять нечего: все события этого журнала доставлены или уже отправляются.',
+  report_unavailable: 'Отчёт сейчас недоступен, попробуйте позже.',
   unavailable: 'Сервис временно не работает: нет связи с базой данных. Подождите несколько минут и обновите страницу.',
   internal_error: 'Что-то пошло не так. Повторите через минуту; если не получится, сообщите администратору номер запроса.',
 }
@@ -92,6 +93,8 @@ export const PROBLEMS: Record<string, string> = {
   without_birth_date: 'Не указана дата рождения',
   without_middle_name: 'Не указано отчество (если его нет — всё верно)',
   shared_snils: 'Такой же СНИЛС у другой карточки той же организации и роли',
+  parents_without_children: 'Родитель без детей в журнале',
+  children_without_parents: 'Ребёнок без родителей в журнале',
 }
 
 export const FIELD_STATES: Record<string, string> = {

@@ -66,7 +66,7 @@ function cardPage(card: UserCard, attempts: FailedAttemptView[], csrf: string, c
   const link = card.link
   return html`<div class="grid2">
 <section class="card" aria-labelledby="data"><h2 id="data">Данные в журнале</h2>
-<dl class="kv"><dt>ФИО</dt><dd>${fullName(u)}</dd><dt>Дата рождения</dt><dd>${day(u.birthDate)}</dd>
+<dl class="kv"><dt>ФИО</dt><dd>${fullName(u)}${card.noMiddleName ? html` <span class="muted">(нет отчества)</span>` : ''}</dd><dt>Дата рождения</dt><dd>${day(u.birthDate)}</dd>
 <dt>СНИЛС</dt><dd>${u.snilsPresent ? (u.snilsValid ? 'указан' : 'указан с ошибкой в контрольной сумме') : 'не указан'}</dd>
 <dt>Роль</dt><dd>${ROLE_NAMES[u.role] ?? u.role}</dd><dt>Организация</dt><dd>${u.organizationName}</dd><dt>Идентификатор</dt><dd><code>${u.id}</code></dd></dl>
 ${card.problems.length

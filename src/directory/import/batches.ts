@@ -12,7 +12,7 @@ import type { SourceRow } from './rows.js'
 export const STAGING_COLUMNS = [
   'line', 'id', 'organization_id', 'role', 'last_name', 'first_name', 'middle_name', 'birth_date',
   'snils_hmac', 'snils_present', 'snils_valid', 'norm_last_name', 'norm_first_name', 'norm_middle_name',
-  'reject', 'dup_of', 'maybe_seen', 'holds_children',
+  'no_middle_name', 'reject', 'dup_of', 'maybe_seen', 'holds_children',
 ] as const
 
 export interface StagedBatch {
@@ -81,7 +81,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
     }
   }
   const refuse = (line: number, id: string | null, reason: string, maybe: string, dupOf: number | null = null) =>
-    stage(`${line}\t${copyValue(id)}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t${reason}\t${dupOf ?? NULL}\t${maybe}\tf\n`)
+    stage(`${line}\t${copyValue(id)}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t${reason}\t${dupOf ?? NULL}\t${maybe}\tf\n`)
 
   for await (const group of rows) {
     for (const row of group) {
@@ -118,7 +118,7 @@ export async function* stagedBatches(rows: AsyncIterable<SourceRow[]>, opts: Bat
               `${row.line}\t${copyValue(r.id)}\t${copyValue(r.organizationId)}\t${r.role}\t${copyValue(r.lastName)}\t${copyValue(r.firstName)}\t` +
                 `${copyValue(r.middleName)}\t${r.birthDate ?? NULL}\t${r.snilsHmac ? `\\\\x${r.snilsHmac.toString('hex')}` : NULL}\t` +
                 `${r.snilsPresent ? 't' : 'f'}\t${r.snilsValid ? 't' : 'f'}\t${copyValue(r.normLastName)}\t${copyValue(r.normFirstName)}\t` +
-                `${copyValue(r.normMiddleName)}\t\\N\t\\N\t${maybe}\t${children?.ok && children.ids.length ? 't' : 'f'}\n`,
+                `${copyValue(r.normMiddleName)}\t${r.noMiddleName ? 't' : 'f'}\t\\N\t\\N\t${maybe}\t${children?.ok && children.ids.length ? 't' : 'f'}\n`,
             )
           }
         }

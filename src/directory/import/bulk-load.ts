@@ -41,6 +41,5 @@ export async function restoreChecks(tx: Tx, statements: string[]): Promise<void>
   if (statements.length === 0) return
   await tx.query(`SET LOCAL maintenance_work_mem = '256MB'`)
   for (const statement of statements) await tx.query(statement)
-  // Statistics now, so the first logins after onboarding plan their lookups on the real table.
-  await tx.query('ANALYZE journal_users')
+  // Statistics: every import ends with ANALYZE (analyzeDirectory in import.ts), this one included.
 }

@@ -24,7 +24,7 @@ export async function createStagingTables(tx: Tx): Promise<void> {
     CREATE TEMP TABLE import_batch (
       line integer NOT NULL, id text, organization_id text, role text, last_name text, first_name text,
       middle_name text, birth_date date, snils_hmac bytea, snils_present boolean, snils_valid boolean,
-      norm_last_name text, norm_first_name text, norm_middle_name text, reject text, dup_of integer,
+      norm_last_name text, norm_first_name text, norm_middle_name text, no_middle_name boolean, reject text, dup_of integer,
       maybe_seen boolean NOT NULL, holds_children boolean NOT NULL
     ) ON COMMIT DROP;
     -- No index: it is scanned once at the end, for the rows set aside, and for replace mode's deletions.
