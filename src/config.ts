@@ -60,8 +60,11 @@ const EnvSchema = Type.Object({
   EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
   /** ours: a confirmed parent's children are compared with Госуслуги again at a login this long after the last time (docs/decisions/0014-guardian-check-at-login.md). */
   GUARDIAN_RECHECK_HOURS: Type.Integer({ minimum: 1, default: 24 }),
-  /** ours: how long one statement of a completeness report may run before it is cancelled and the report answers 503 (docs/operations.md). */
-  REPORT_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 5000 }),
+  /**
+   * ours: how long one statement of a completeness report may run before it is cancelled and the
+   * report answers 503 (docs/operations.md). At most the pool's own statement limit (30 s).
+   */
+  REPORT_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 30_000, default: 5000 }),
   /** Per IP: a school's pupils arrive at 8:00 from one NAT address, so the default leaves room for a class or two. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, default: 600 }),
   /** ours: the proxy in front (TLS ends there): its addresses/CIDRs separated by commas, or `true` for any. */
