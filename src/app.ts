@@ -20,6 +20,7 @@ import { healthRoutes } from './ops/health.js'
 import { directoryRoutes } from './directory/routes.js'
 import { housekeepingPlugin } from './ops/housekeeping.js'
 import { metricsPlugin, type Metrics } from './ops/metrics.js'
+import { homeRoutes } from './web/home.js'
 import { staticFiles } from './web/static-files.js'
 import type { UpstreamAdapter } from './upstream/types.js'
 import { oidcProvider } from './oidc-provider/plugin.js'
@@ -134,6 +135,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   rejectNulCharacters(app)
 
   await app.register(staticFiles)
+  // In development with the bundled mock, `/` names the demo journal and the mock too (server.ts starts them).
+  const development = config.env !== 'production' && config.idp.kind === 'mock'
+  await app.register(homeRoutes, {
+    ...(development
+      ? { development: { ...(config.idp.esia.url ? { mockUrl: config.idp.esia.url } : {}), ...(config.clientsFile ? {} : { journalUrl: `http://localhost:${config.demoJournalPort}` }) } }
+      : {}),
+  })
   await app.register(healthRoutes)
   await app.register(directoryRoutes, { prefix: '/api/v1/directory' })
   await app.register(oidcProvider)

@@ -79,9 +79,13 @@ async function main(): Promise<void> {
       '',
       `Откройте ${journal.url}, войдите как ${journal.sampleLogin} (пароль: ${journal.password}), «Персональные настройки» →`,
       '«Привязать пользователя портала гос. услуг», затем выйдите и нажмите «Войти через Госуслуги».',
+      '«Выберите организацию» покажет вход через Госуслуги как «Иванова Марина Сергеевна» (две карточки).',
       `Консоль поддержки: ${config.publicUrl}/admin  (логин admin, пароль: ${demo.demoAdminPassword})`,
     )
   }
+  // Last on the screen: the log lines of the start (written in blocks, or by a worker at a
+  // terminal) go out first, so the password and the click-through do not scroll away.
+  await new Promise<void>((resolve) => log.flush(() => resolve()))
   process.stdout.write(`\n${lines.join('\n')}\n\n`)
 }
 

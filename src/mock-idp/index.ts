@@ -15,6 +15,7 @@ import { esiaTokenRoutes } from './routes/esia-token.js'
 import { oidcRoutes } from './routes/oidc.js'
 import { publicRoutes } from './routes/public-keys.js'
 import { restRoutes } from './routes/rest.js'
+import { standRoutes } from './routes/stand.js'
 import { MockEsiaState, type MockEsiaOptions } from './state.js'
 
 export type { MockEsiaApp } from './app-types.js'
@@ -54,6 +55,7 @@ export async function buildMockEsia(opts: BuildMockEsiaOptions = {}): Promise<Mo
   await app.register(esiaLogoutRoutes)
   await app.register(oidcRoutes)
   await app.register(adminRoutes)
+  await app.register(standRoutes)
   return app
 }
 

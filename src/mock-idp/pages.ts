@@ -6,7 +6,7 @@ import type { Persona } from './personas.js'
  * in Russian, usable with the keyboard alone (native radios and buttons, a visible focus ring,
  * one form). A banner says on every page that this is a test stand.
  */
-function frame(title: string, body: Html): string {
+export function frame(title: string, body: Html): string {
   return html`<!doctype html>
 <html lang="ru">
 <head>
@@ -154,5 +154,8 @@ button.g-secondary{background:#fff;color:var(--g-blue)}
 .g-alert{border-left:4px solid var(--g-red);background:#fdf1f2;padding:12px 16px;border-radius:6px}
 .g-code{font-family:ui-monospace,monospace;font-weight:600}
 .g-bottom{color:var(--g-muted);font-size:.85rem;padding:0 0 32px}
+.g-list{list-style:none;padding:0;margin:0 0 16px}
+.g-list li{border:1px solid var(--g-line);border-radius:12px;padding:12px 16px;margin-bottom:8px;overflow-wrap:anywhere}
+a{color:var(--g-blue)}
 @media (max-width:600px){.g-card{padding:20px}.g-actions{flex-direction:column}button{width:100%}}
 `
