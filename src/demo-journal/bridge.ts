@@ -211,4 +211,13 @@ export class BridgeClient {
     const body = (await res.json()) as { linked: boolean; linked_at?: string | null }
     return { linked: body.linked, linkedAt: body.linked_at ?? null }
   }
+
+  /** «Отвязать учётную запись Госуслуг», pressed by the person signed in as this user. */
+  async unlink(journalUserId: string): Promise<void> {
+    const res = await fetch(new URL(`/api/v1/links/${encodeURIComponent(journalUserId)}`, this.settings.issuer), {
+      method: 'DELETE',
+      headers: { authorization: this.#basicAuth() },
+    })
+    if (!res.ok) throw new Error(`unlink refused: ${res.status}`)
+  }
 }

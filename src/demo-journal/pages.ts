@@ -97,7 +97,8 @@ function noteText(note: LinkNote): string {
   }
 }
 
-export function settingsPage(user: JournalUserView, link: { linked: boolean; linkedAt: string | null } | undefined, message?: { kind: 'ok' | 'alert'; text: string }, note?: LinkNote): Html {
+export function settingsPage(user: JournalUserView, link: { linked: boolean; linkedAt: string | null } | undefined, message?: { kind: 'ok' | 'alert' | 'info'; text: string }, note?: LinkNote): Html {
+  const linkedOn = link?.linkedAt ? new Date(link.linkedAt).toLocaleDateString('ru-RU', { timeZone: 'Europe/Moscow' }) : undefined
   return html`<section class="panel">
   <h1>Персональные настройки</h1>
   ${message ? html`<p class="${message.kind}" role="status">${message.text}</p>` : ''}
@@ -106,22 +107,30 @@ export function settingsPage(user: JournalUserView, link: { linked: boolean; lin
     <tr><th scope="row">Имя</th><td>${user.firstName}</td></tr>
     <tr><th scope="row">Отчество</th><td>${user.middleName ?? '—'}</td></tr>
     <tr><th scope="row">Роль в системе</th><td>${user.roleName}</td></tr>
-    <tr><th scope="row">Портал гос. услуг</th><td>${
-      link === undefined ? 'сведения недоступны' : link.linked ? `учётная запись привязана${link.linkedAt ? ` ${new Date(link.linkedAt).toLocaleDateString('ru-RU')}` : ''}` : 'не привязан'
-    }</td></tr>
+    <tr><th scope="row">Портал гос. услуг</th><td>${link === undefined ? 'сведения недоступны' : link.linked ? 'привязан' : 'не привязан'}</td></tr>
   </table>
   ${note ? html`<p class="note" role="note">${noteText(note)}</p>` : ''}
-  <p class="hint">Перед привязкой проверьте правильность фамилии, имени и отчества: они должны совпадать с данными на портале Госуслуг.</p>
+  ${link?.linked
+    ? html`<h2>Госуслуги</h2>
+  <p class="ok">Учётная запись Госуслуг привязана${linkedOn ? ` (${linkedOn})` : ''}. Вы можете входить в журнал через Госуслуги.</p>
+  <form method="post" action="/settings/gosuslugi/unlink">
+    <button type="submit">Отвязать учётную запись Госуслуг</button>
+  </form>
+  <p class="hint">После отвязки войти через Госуслуги будет нельзя, пока вы не привяжете учётную запись снова.</p>
+  <form method="post" action="/settings/gosuslugi">
+    <button type="submit" class="link">Привязать другую учётную запись Госуслуг</button>
+  </form>`
+    : html`<p class="hint">Перед привязкой проверьте правильность фамилии, имени и отчества: они должны совпадать с данными на портале Госуслуг.</p>
   <form method="post" action="/settings/gosuslugi">
     <button type="submit">Привязать пользователя портала гос. услуг</button>
-  </form>
+  </form>`}
 </section>`
 }
 
-export function messagePage(title: string, text: string, back: { href: string; label: string }): Html {
+export function messagePage(title: string, text: string, back: { href: string; label: string }, neutral = false): Html {
   return html`<section class="panel narrow">
   <h1>${title}</h1>
-  <p>${text}</p>
+  <p class="${neutral ? 'info' : 'alert'}" role="status">${text}</p>
   <p><a class="button" href="${back.href}">${back.label}</a></p>
 </section>`
 }

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { Type, type Static } from 'typebox'
 import { authenticateApiCaller, authenticateClient } from '../http/auth.js'
 import { badRequest, notFound } from '../http/errors.js'
-import { findLink } from '../linking/links.js'
+import { withTransaction } from '../db/pool.js'
+import { findLink, removeLink } from '../linking/links.js'
 import { createLinkIntent } from './link-intents.js'
 
 /**
@@ -96,6 +97,42 @@ export async function linkApiRoutes(app: FastifyInstance): Promise<void> {
         ...(link.trusted !== null ? { trusted: link.trusted } : {}),
         ...(link.lastLoginAt ? { last_login_at: link.lastLoginAt.toISOString() } : {}),
       }
+    },
+  )
+
+  // The person's own «Отвязать учётную запись Госуслуг» in the journal: the journal has
+  // authenticated them, so the removal is theirs (actor: person), made through this client.
+  app.delete<{ Params: { journal_user_id: string } }>(
+    '/api/v1/links/:journal_user_id',
+    {
+      schema: {
+        tags: ['link'],
+        summary: 'Unlink a journal user from Госуслуги at the person\'s own request',
+        description:
+          'For «Отвязать учётную запись Госуслуг» in the journal\'s settings, pressed by the person signed in as this user. ' +
+          'Audited as the person\'s request (`link.removed`, actor `person`, details `{client_id, via: "journal"}`); every journal hears ' +
+          'link-removed with `by: person`. Answers the new state; a user without a link is answered `linked: false` and nothing is written.',
+        security: [{ journalClient: [] }],
+        params: Type.Object({ journal_user_id: JournalUserId }),
+        response: { 200: LinkState, 401: ApiErrorBody, 404: ApiErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const client = authenticateClient(request)
+      const journalUserId = request.params.journal_user_id
+      await withTransaction(app.db, async (tx) => {
+        const { rows } = await tx.query('SELECT 1 FROM journal_users WHERE id = $1 FOR UPDATE', [journalUserId])
+        if (rows.length === 0) throw notFound('journal_user_not_found', 'No journal user with this id')
+        const link = await findLink(tx, journalUserId)
+        if (!link) return
+        await removeLink(tx, {
+          journalUserId,
+          actor: { kind: 'person', id: link.upstreamSubject },
+          reason: 'unlinked by the person in the journal',
+          details: { client_id: client.clientId, via: 'journal', destroyed: ['upstream_subject', 'link_evidence'] },
+        })
+      })
+      return reply.header('cache-control', 'no-store').send({ journal_user_id: journalUserId, linked: false })
     },
   )
 }

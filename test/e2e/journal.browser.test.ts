@@ -77,7 +77,7 @@ describe.skipIf(!chromiumAvailable('end-to-end journal tests'))('the demo journa
 
   it('with a link already there, the confirmation page warns that the old one will be removed', async () => {
     await page.goto(`${w.journal.url}/settings`)
-    await page.getByRole('button', { name: 'Привязать пользователя портала гос. услуг' }).click()
+    await page.getByRole('button', { name: 'Привязать другую учётную запись Госуслуг' }).click()
     await page.getByRole('heading', { name: 'Привязка пользователя к порталу гос. услуг' }).waitFor()
     expect(await text()).toContain('существующая связь будет удалена')
     await screenshot(page, 'journal-06-link-replace-warning')
