@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
-import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
+import { JOURNAL_COLOUR, serveFavicon } from '../web/favicon.js'
 import type { BridgeClient, LinkEventReceived } from './bridge.js'
 import { homePage, journalPage, loginPage, messagePage, ROLE_NAMES, settingsPage, type JournalUserView, type LinkNote } from './pages.js'
 import { SessionStore, type JournalSession } from './sessions.js'
@@ -25,6 +26,9 @@ export interface DemoJournalOptions {
   logger?: FastifyBaseLogger
 }
 
+/** «Отказать» at Госуслуги: the person's choice, shown as a cancel. */
+const DECLINED = new Set(['idp_error:ESIA-007004', 'idp_error:access_denied', 'idp_error:consent_required'])
+
 const LINK_REASON_TEXT: Record<string, string> = {
   'mismatch:last_name': 'фамилия в журнале не совпадает с Госуслугами',
   'mismatch:first_name': 'имя в журнале не совпадает с Госуслугами',
@@ -36,13 +40,29 @@ const LINK_REASON_TEXT: Record<string, string> = {
   already_linked_elsewhere: 'эта учётная запись Госуслуг уже привязана к другому пользователю этой организации',
 }
 
+/** What the journal says after a login through Госуслуги that brought no code, by the bridge's category. */
+const LOGIN_OUTCOMES: Record<string, { title: string; text: string; neutral?: boolean }> = {
+  cancelled: { title: 'Вход через Госуслуги отменён', text: 'Вы отменили вход. Можно войти по логину и паролю журнала или снова через Госуслуги.', neutral: true },
+  account: { title: 'Вход через Госуслуги не выполнен', text: 'Учётную запись Госуслуг пока нельзя использовать для входа: например, она не подтверждена или для детской учётной записи нужно согласие родителя. Что сделать, было сказано на предыдущей странице. Пока войдите по логину и паролю журнала.' },
+  mismatch: { title: 'Вход через Госуслуги не выполнен', text: 'Данные в журнале не совпадают с данными на Госуслугах. Войдите по логину и паролю журнала и проверьте фамилию, имя, отчество и дату рождения в «Персональных настройках»; если ошибка в журнале, сообщите в школу.' },
+  not_found: { title: 'Вход через Госуслуги не выполнен', text: 'Мы не нашли вашу учётную запись в журнале по данным Госуслуг. Войдите по логину и паролю журнала и привяжите Госуслуги в «Персональных настройках» или обратитесь в школу.' },
+  unavailable: { title: 'Госуслуги сейчас не отвечают', text: 'Попробуйте войти через Госуслуги через несколько минут или войдите по логину и паролю журнала.' },
+  error: { title: 'Вход через Госуслуги не выполнен', text: 'Войдите по логину и паролю журнала и проверьте привязку в «Персональных настройках», или обратитесь в школу.' },
+}
+
 /**
  * «Демо-журнал»: a small journal in the spirit of «Сетевой город. Образование», integrated with the
  * bridge only through its public contract (see bridge.ts). Password login for demo accounts,
  * «Персональные настройки» with «Привязать пользователя портала гос. услуг», «Войти через Госуслуги».
  */
 export async function buildDemoJournal(opts: DemoJournalOptions) {
-  const app = Fastify({ ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }) })
+  // No request lines at info: under `npm start` they buried the admin password printed at start.
+  // At debug, one short line per request (method, path, status).
+  const app = Fastify({ ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }), logController: new LogController({ disableRequestLogging: true }) })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(`${request.method} ${request.url.split('?', 1)[0]} ${reply.statusCode}`)
+  })
+  serveFavicon(app, JOURNAL_COLOUR)
   await app.register(cookie)
   await app.register(formbody)
   const sessions = new SessionStore()
@@ -143,6 +163,21 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     return reply.redirect(intent.url, 303)
   })
 
+  // Only the person signed in as this user unlinks it: the journal's session is the authority.
+  app.post('/settings/gosuslugi/unlink', async (request, reply) => {
+    const user = currentUser(request)
+    if (!user) return reply.redirect('/login', 303)
+    try {
+      await opts.bridge.unlink(user.id)
+    } catch (err) {
+      request.log.warn({ err }, 'unlink refused')
+      const link = await opts.bridge.linkStatus(user.id).catch(() => undefined)
+      return send(reply, 'Персональные настройки', user, settingsPage(user, link, { kind: 'alert', text: 'Не удалось отвязать учётную запись Госуслуг. Попробуйте ещё раз.' }), 502)
+    }
+    linkNotes.delete(user.id)
+    return send(reply, 'Персональные настройки', user, settingsPage(user, { linked: false, linkedAt: null }, { kind: 'info', text: 'Учётная запись Госуслуг отвязана. Входить через Госуслуги больше нельзя, пока вы не привяжете её снова.' }))
+  })
+
   app.get('/settings/gosuslugi/done', async (request, reply) => {
     const s = session(request)
     const user = currentUser(request)
@@ -155,8 +190,8 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
       const message =
         result.result === 'linked'
           ? { kind: 'ok' as const, text: result.replaced ? 'Пользователь портала гос. услуг привязан. Прежняя связь удалена.' : 'Пользователь портала гос. услуг привязан. Теперь можно входить через Госуслуги.' }
-          : result.result === 'cancelled'
-            ? { kind: 'alert' as const, text: 'Привязка отменена.' }
+          : result.result === 'cancelled' || (result.reasons.length > 0 && result.reasons.every((r) => DECLINED.has(r)))
+            ? { kind: 'info' as const, text: 'Привязка отменена. Привязать учётную запись Госуслуг можно в любой момент.' }
             : { kind: 'alert' as const, text: `Привязка не выполнена: ${result.reasons.map((r) => LINK_REASON_TEXT[r] ?? r).join('; ')}.` }
       return send(reply, 'Персональные настройки', user, settingsPage(user, link, message))
     } catch (err) {
@@ -171,14 +206,18 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     return reply.redirect(url.href, 303)
   })
 
-  app.get<{ Querystring: { error?: string } }>('/auth/callback', async (request, reply) => {
+  app.get<{ Querystring: { error?: string; error_description?: string } }>('/auth/callback', async (request, reply) => {
     const s = session(request)
     const pending = s?.pendingLogin
     if (!s || !pending) return reply.redirect('/login')
     s.pendingLogin = undefined
     const back = { href: '/login', label: 'Вернуться ко входу' }
     if (request.query.error) {
-      return send(reply, 'Вход через Госуслуги', undefined, messagePage('Вход через Госуслуги не выполнен', 'Войдите по логину и паролю журнала и проверьте привязку в «Персональных настройках», или обратитесь в школу.', back), 401)
+      // The bridge's error_description starts with a category (README «Integrating a journal: login
+      // with openid-client»): a cancel is the person's choice, not a failure.
+      const category = (request.query.error_description ?? '').split(':', 1)[0]!.trim()
+      const outcome = LOGIN_OUTCOMES[category] ?? LOGIN_OUTCOMES.error!
+      return send(reply, 'Вход через Госуслуги', undefined, messagePage(outcome.title, outcome.text, back, outcome.neutral), outcome.neutral ? 200 : 401)
     }
     try {
       const { claims, idToken } = await opts.bridge.finishLogin(new URL(request.url, opts.publicUrl), pending)

@@ -5,6 +5,7 @@ import { publicRateLimit } from '../http/rate-limit.js'
 import { RETRY_AFTER_S, retryLater, unavailablePart } from '../http/unavailable.js'
 import { accountReason } from '../matching/match.js'
 import { describeReason, upstreamErrorReason } from '../matching/messages.js'
+import { outcomeDescription } from '../matching/outcome.js'
 import { AuthorizeQuery, authorizationResponse, checkAuthorizeRequest, loginRequestOf, type LoginRequest } from '../oidc-provider/authorize.js'
 import { ACR } from '../oidc-provider/codes.js'
 import { UpstreamError, type VerifiedPerson } from '../upstream/types.js'
@@ -280,7 +281,8 @@ async function returnToJournal(app: FastifyInstance, metrics: FlowMetrics, reque
   if (!pending) return reply.redirect(`/login/${request.params.id}`, 303)
   if (pending.kind === 'choose') metrics.finished('login', 'cancelled')
   // Reason codes are protocol constants, never personal data: the journal may word its own message.
-  const description = pending.kind === 'failed' ? `Login failed: ${pending.reasons.join(' ')}` : 'The person cancelled at the choice of account'
+  // `<category>: <codes>` (src/matching/outcome.ts): cancelled, account, mismatch, not_found, unavailable, error.
+  const description = outcomeDescription(pending.kind === 'failed' ? pending.reasons : ['cancelled'])
   if (!stillRegistered(app, pending.request)) return sendPage(reply, 410, loginGonePage())
   return reply.redirect(authorizationResponse(app.config.publicUrl, pending.request.redirectUri, { error: 'access_denied', description, state: pending.request.state }), 303)
 }

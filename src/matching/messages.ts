@@ -270,6 +270,14 @@ const UNAVAILABLE_CODES = new Set([
 // ЕСИА refuses an unconfirmed account itself when the system is set to confirmed-only.
 const UNCONFIRMED_CODES = new Set(['ESIA-007055'])
 
+/** What an upstream refusal code amounts to (src/matching/outcome.ts tells the journal so). */
+export function upstreamCodeKind(code: string): 'declined' | 'unavailable' | 'unconfirmed' | 'other' {
+  if (DECLINED_CODES.has(code)) return 'declined'
+  if (UNAVAILABLE_CODES.has(code)) return 'unavailable'
+  if (UNCONFIRMED_CODES.has(code)) return 'unconfirmed'
+  return 'other'
+}
+
 const IDP_ENTRIES = {
   declined: {
     title: 'Вы не разрешили передать данные',

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises'
+import { outcomeDescription } from '../../src/matching/outcome.js'
 import path from 'node:path'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -119,7 +120,7 @@ describe.skipIf(!gost)('link and login with real GOST against the mock ЕСИА'
       const failurePage = await browser.get(landed.location!)
       expect(textOf(failurePage.body)).toContain('Не удалось войти через Госуслуги')
       const refused = await journal.receive((await browser.press(failurePage, 'Вернуться в журнал')).location!, tx).catch((err: unknown) => err)
-      expect(refused).toMatchObject({ error: 'access_denied', error_description: `Login failed: ${f.reason}` })
+      expect(refused).toMatchObject({ error: 'access_denied', error_description: outcomeDescription([f.reason]) })
 
       const after = await countRows(w)
       expect(after).toMatchObject({ links: before.links, succeeded: before.succeeded, failed: before.failed + 1 })

@@ -218,7 +218,7 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
       const back = await browser.press(await browser.get(landed.location!), 'Отменить')
       const url = new URL(back.location!)
       expect(`${url.origin}${url.pathname}`).toBe(LOGIN_REDIRECT)
-      expect(Object.fromEntries(url.searchParams)).toMatchObject({ error: 'access_denied', state: tx.state, iss: w.url })
+      expect(Object.fromEntries(url.searchParams)).toMatchObject({ error: 'access_denied', error_description: 'cancelled', state: tx.state, iss: w.url })
       await expect(journal.receive(back.location!, tx)).rejects.toMatchObject({ error: 'access_denied' })
     })
   })

@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client'
+import { outcomeDescription } from '../../src/matching/outcome.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersonas } from '../../src/mock-idp/index.js'
 import { snilsDigits } from '../../src/matching/snils.js'
@@ -89,7 +90,7 @@ describe('refused logins', () => {
       const back = await browser.press(page, 'Вернуться в журнал')
       const url = new URL(back.location!)
       expect(`${url.origin}${url.pathname}`).toBe(LOGIN_REDIRECT)
-      expect(Object.fromEntries(url.searchParams)).toEqual({ error: 'access_denied', error_description: `Login failed: ${c.reasons.join(' ')}`, state: tx.state, iss: w.url })
+      expect(Object.fromEntries(url.searchParams)).toEqual({ error: 'access_denied', error_description: outcomeDescription(c.reasons), state: tx.state, iss: w.url })
       await expect(journal.receive(back.location!, tx)).rejects.toMatchObject({ error: 'access_denied' })
       expect((await browser.get(landed.location!)).status).toBe(410)
       expect(await countRows(w)).toEqual(after)
