@@ -13,7 +13,24 @@ import { inScope, notVisible, scopeOf, type SupportCaller } from './caller.js'
  * moved since), else to the organisation recorded with it; attempts with neither (a login that
  * found nobody) are visible only to callers who see every organisation.
  */
-export type FieldState = 'agrees' | 'differs' | 'missing_in_journal' | 'missing_in_esia' | 'missing'
+export type FieldState = 'agrees' | 'differs' | 'missing_in_journal' | 'missing_in_esia' | 'missing' | 'not_compared'
+
+/**
+ * A card support may be looking for when an attempt found none (not_found) or several (ambiguous):
+ * cards whose SNILS HMAC is the person's (the clash of a shared SNILS), and cards without a SNILS
+ * that carry the person's surname, first name and birth date (the card the matcher could not take
+ * without a SNILS). Only the cards the caller may see.
+ */
+export interface CandidateCard {
+  journalUserId: string
+  lastName: string
+  firstName: string
+  middleName: string | null
+  birthDate: string | null
+  role: string
+  organizationName: string
+  foundBy: 'snils' | 'name_birth_date'
+}
 
 export interface FieldComparison {
   field: MatchField
@@ -36,7 +53,10 @@ export interface FailedAttemptView {
   esiaName: { lastName: string | null; firstName: string | null; middleName: string | null }
   /** False when the card named by the attempt no longer exists. */
   cardExists: boolean
+  /** Field by field; every state `not_compared` when the attempt had no card to compare with. */
   comparison: FieldComparison[]
+  /** Cards the attempt may have been about, for an attempt without a card (see CandidateCard). */
+  candidates: CandidateCard[]
   resolvedAt: Date | null
   resolvedBy: string | null
   /** Why «Связать вопреки расхождению» is not offered, or null when it is. */
@@ -67,6 +87,7 @@ interface AttemptRow {
   person_middle_name: string | null
   person_birth_date: string | null
   person_snils_present: boolean
+  person_snils_hmac: Buffer | null
   resolved_at: Date | null
   resolved_by: string | null
   card_id: string | null
@@ -80,7 +101,7 @@ interface AttemptRow {
 
 const SELECT = `SELECT a.id, a.at, a.flow, a.reasons, a.journal_user_id, COALESCE(u.organization_id, a.organization_id) AS organization_id,
     o.name AS organization_name, a.upstream_subject, a.trusted, a.level,
-    a.person_last_name, a.person_first_name, a.person_middle_name, a.person_birth_date, a.person_snils_hmac IS NOT NULL AS person_snils_present,
+    a.person_last_name, a.person_first_name, a.person_middle_name, a.person_birth_date, a.person_snils_hmac IS NOT NULL AS person_snils_present, a.person_snils_hmac,
     a.resolved_at, a.resolved_by,
     u.id AS card_id, u.last_name AS card_last_name, u.first_name AS card_first_name, u.middle_name AS card_middle_name,
     u.birth_date AS card_birth_date, u.snils_present AS card_snils_present, (u.snils_hmac = a.person_snils_hmac) AS snils_equal
@@ -133,7 +154,9 @@ const toView = (r: AttemptRow): FailedAttemptView => ({
   level: r.level,
   esiaName: { lastName: r.person_last_name, firstName: r.person_first_name, middleName: r.person_middle_name },
   cardExists: r.card_id !== null,
-  comparison: r.card_id ? MATCH_FIELDS.map((f) => compare(f, r)) : MATCH_FIELDS.map((f) => compare(f, { ...r, card_snils_present: false })),
+  // Without a card nothing was compared: the ЕСИА side alone, no field marked as differing.
+  comparison: r.card_id ? MATCH_FIELDS.map((f) => compare(f, r)) : MATCH_FIELDS.map((f) => ({ ...compare(f, { ...r, card_snils_present: false }), journal: null, state: 'not_compared' as const })),
+  candidates: [],
   resolvedAt: r.resolved_at,
   resolvedBy: r.resolved_by,
   overrideBlocker: overrideBlocker(r),
@@ -164,14 +187,67 @@ export async function listFailedAttempts(db: Queryable, caller: SupportCaller, f
   if (filter.beforeId) add((n) => `a.id < $${n}`, filter.beforeId)
   params.push(limit + 1)
   const { rows } = await db.query<AttemptRow>(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY a.id DESC LIMIT $${params.length}`, params)
-  const attempts = rows.slice(0, limit).map(toView)
+  const attempts = await withCandidates(db, caller, rows.slice(0, limit))
   return { attempts, nextBeforeId: rows.length > limit ? attempts[attempts.length - 1]!.id : null }
 }
 
 export async function readFailedAttempt(db: Queryable, caller: SupportCaller, id: number): Promise<FailedAttemptView> {
   const { rows } = await db.query<AttemptRow>(`${SELECT} WHERE a.id = $1 AND ${inScope(ORG, 2)}`, [id, scopeOf(caller)])
   if (!rows[0]) throw notVisible(caller, 'failed attempt')
-  return toView(rows[0])
+  return (await withCandidates(db, caller, rows))[0]!
+}
+
+interface CandidateRow {
+  attempt_id: number
+  id: string
+  last_name: string
+  first_name: string
+  middle_name: string | null
+  birth_date: string | null
+  role: string
+  organization_name: string
+  found_by: 'snils' | 'name_birth_date'
+}
+
+/** The views of `rows`, each attempt without a card with its candidate cards (two statements for the page). */
+async function withCandidates(db: Queryable, caller: SupportCaller, rows: AttemptRow[]): Promise<FailedAttemptView[]> {
+  const views = rows.map(toView)
+  const open = rows.filter((r) => !r.card_id && (r.person_snils_hmac || (r.person_last_name && r.person_first_name && r.person_birth_date)))
+  if (open.length === 0) return views
+  const bySnils = open.filter((r) => r.person_snils_hmac)
+  const byName = open.filter((r) => r.person_last_name && r.person_first_name && r.person_birth_date)
+  const { rows: found } = await db.query<CandidateRow>(
+    `SELECT q.attempt_id, u.id, u.last_name, u.first_name, u.middle_name, u.birth_date, u.role, o.name AS organization_name, 'snils' AS found_by
+       FROM unnest($2::bigint[], $3::bytea[]) AS q(attempt_id, snils_hmac)
+       JOIN journal_users u ON u.snils_hmac = q.snils_hmac
+       JOIN organizations o ON o.id = u.organization_id
+       WHERE ${inScope('u.organization_id', 1)}
+     UNION ALL
+     SELECT q.attempt_id, u.id, u.last_name, u.first_name, u.middle_name, u.birth_date, u.role, o.name, 'name_birth_date'
+       FROM unnest($4::bigint[], $5::text[], $6::text[], $7::date[]) AS q(attempt_id, last_name, first_name, birth_date)
+       JOIN journal_users u ON u.norm_last_name = q.last_name AND u.norm_first_name = q.first_name AND u.birth_date = q.birth_date AND u.snils_hmac IS NULL
+       JOIN organizations o ON o.id = u.organization_id
+       WHERE ${inScope('u.organization_id', 1)}
+     ORDER BY 1, 2
+     LIMIT 500`,
+    [
+      scopeOf(caller),
+      bySnils.map((r) => r.id),
+      bySnils.map((r) => r.person_snils_hmac),
+      byName.map((r) => r.id),
+      byName.map((r) => normalizeName(r.person_last_name)),
+      byName.map((r) => normalizeName(r.person_first_name)),
+      byName.map((r) => r.person_birth_date),
+    ],
+  )
+  const byAttempt = new Map(views.map((v) => [v.id, v]))
+  for (const c of found) {
+    byAttempt.get(Number(c.attempt_id))?.candidates.push({
+      journalUserId: c.id, lastName: c.last_name, firstName: c.first_name, middleName: c.middle_name, birthDate: c.birth_date,
+      role: c.role, organizationName: c.organization_name, foundBy: c.found_by,
+    })
+  }
+  return views
 }
 
 /** Open attempts in the caller's organisations, for the console's front page. */

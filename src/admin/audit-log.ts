@@ -153,3 +153,30 @@ export async function auditSupportRead(
 ): Promise<void> {
   await writeAudit(db, { type, actor: actorOf(caller), journalUserId: event.journalUserId ?? null, organizationId: event.organizationId ?? null, details: event.details ?? {} })
 }
+
+/** How long a repeated view of the same card by the same person counts as the one view. */
+export const VIEW_WINDOW_SECONDS = 60
+
+/**
+ * A console page view of a card or an attempt: one event per person and page within
+ * VIEW_WINDOW_SECONDS. The page is shown again after every action on it (unlink, relink, a notice
+ * after the redirect) and on reloads; each of those wrote its own «Просмотр карточки», three for
+ * one unlink, burying the reads that matter in the log. The first view in the window is the record.
+ */
+export async function auditSupportView(
+  db: Queryable,
+  caller: SupportCaller,
+  type: string,
+  event: { journalUserId: string | null; organizationId: string | null; details?: Record<string, unknown> },
+): Promise<void> {
+  const actor = actorOf(caller)
+  await db.query(
+    `INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, details)
+     SELECT $1, $2, $3, $4, $5, $6::jsonb
+     WHERE NOT EXISTS (
+       SELECT 1 FROM audit_events
+       WHERE type = $1 AND actor_kind = $2 AND actor_id IS NOT DISTINCT FROM $3 AND journal_user_id IS NOT DISTINCT FROM $4
+         AND details = $6::jsonb AND at > now() - make_interval(secs => $7))`,
+    [type, actor.kind, actor.id ?? null, event.journalUserId, event.organizationId, JSON.stringify(event.details ?? {}), VIEW_WINDOW_SECONDS],
+  )
+}

@@ -20,7 +20,7 @@ export function page({ title, body, service = 'Вход через Госусл�
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${title} — ${service}</title>
+<title>${title === service ? title : `${title} — ${service}`}</title>
 <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>

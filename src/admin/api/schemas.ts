@@ -170,7 +170,18 @@ const FieldComparisonSchema = Type.Object({
   field: Type.String(),
   journal: Nullable(Type.String({ description: 'The card’s value; for snils only «указан» or null' })),
   esia: Nullable(Type.String({ description: 'What ЕСИА said; for snils only «указан» or null' })),
-  state: Type.Enum(['agrees', 'differs', 'missing_in_journal', 'missing_in_esia', 'missing']),
+  state: Type.Enum(['agrees', 'differs', 'missing_in_journal', 'missing_in_esia', 'missing', 'not_compared'], { description: 'not_compared: the attempt had no card (not_found, ambiguous)' }),
+})
+
+const CandidateCardSchema = Type.Object({
+  journal_user_id: Type.String(),
+  last_name: Type.String(),
+  first_name: Type.String(),
+  middle_name: Nullable(Type.String()),
+  birth_date: Nullable(Type.String()),
+  role: Type.String(),
+  organization_name: Type.String(),
+  found_by: Type.Enum(['snils', 'name_birth_date'], { description: 'snils: the card carries the person\'s SNILS; name_birth_date: a card without SNILS with the same surname, first name and birth date' }),
 })
 
 export const FailedAttemptSchema = Type.Object({
@@ -189,6 +200,7 @@ export const FailedAttemptSchema = Type.Object({
   esia_middle_name: Nullable(Type.String()),
   card_exists: Type.Boolean(),
   comparison: Type.Array(FieldComparisonSchema),
+  candidates: Type.Array(CandidateCardSchema, { description: 'For an attempt without a card: the cards it may have been about' }),
   resolved_at: Nullable(DateTime),
   resolved_by: Nullable(Type.String()),
   can_override: Type.Boolean(),
@@ -210,6 +222,10 @@ export const attemptJson = (a: FailedAttemptView) => ({
   esia_middle_name: a.esiaName.middleName,
   card_exists: a.cardExists,
   comparison: a.comparison,
+  candidates: a.candidates.map((c) => ({
+    journal_user_id: c.journalUserId, last_name: c.lastName, first_name: c.firstName, middle_name: c.middleName,
+    birth_date: c.birthDate, role: c.role, organization_name: c.organizationName, found_by: c.foundBy,
+  })),
   resolved_at: a.resolvedAt?.toISOString() ?? null,
   resolved_by: a.resolvedBy,
   can_override: a.overrideBlocker === null,

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { html, type Html } from '../../web/html.js'
-import { listFailedAttempts, readFailedAttempt, type FailedAttemptView, type OverrideBlocker } from '../attempts.js'
-import { auditSupportRead } from '../audit-log.js'
+import { listFailedAttempts, readFailedAttempt, type CandidateCard, type FailedAttemptView, type OverrideBlocker } from '../attempts.js'
+import { auditSupportRead, auditSupportView } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { linkFromAttempt, resolveAttempt } from '../link-actions.js'
 import { RowId } from '../api/schemas.js'
 import { day, formAction, fullName, HIDE, NoticeQuery, optionsOf, queryString, render, scopeOrganizations, select, when } from './forms.js'
 import { csrfField } from './layout.js'
 import { attemptSummary } from './users.js'
-import { fieldLabel, FIELD_STATES, FLOWS, LEVELS } from './texts.js'
+import { fieldLabel, FIELD_STATES, FLOWS, LEVELS, ROLE_NAMES } from './texts.js'
 
 /**
  * Failed attempts: what Госуслуги said next to what the journal card says, field by field, the
@@ -25,8 +25,34 @@ const BLOCKERS: Record<OverrideBlocker, string> = {
   not_overridable_reason: 'Причину исправляет сам человек на Госуслугах (например, согласие родителя для детской учётной записи); связать вручную нельзя.',
 }
 
+const FOUND_BY: Record<CandidateCard['foundBy'], string> = {
+  snils: 'тот же СНИЛС',
+  name_birth_date: 'те же фамилия, имя и дата рождения; СНИЛС в карточке не указан',
+}
+
+/** Whether the attempt was compared with a card at all (not_found and ambiguous were not). */
+const compared = (a: FailedAttemptView) => a.comparison.some((c) => c.state !== 'not_compared')
+
+/** The cards an attempt without a card may have been about, each with a button to open it. */
+function candidatesSection(a: FailedAttemptView): Html {
+  if (compared(a)) return html``
+  if (a.candidates.length === 0) return html`<h3>Возможные карточки</h3><p>Карточек с тем же СНИЛС или с теми же фамилией, именем и датой рождения (без СНИЛС) не найдено.</p>`
+  return html`<h3>Возможные карточки</h3>
+<p class="small">Карточка не определена, поэтому поля не сравнивались. Эти карточки могли относиться к попытке:</p>
+<div class="table-wrap"><table><thead><tr><th scope="col">ФИО</th><th scope="col">Дата рождения</th><th scope="col">Роль, организация</th><th scope="col">Почему показана</th><th scope="col"></th></tr></thead><tbody>
+${a.candidates.map((c) => html`<tr><td>${fullName(c)}</td><td>${day(c.birthDate)}</td><td>${ROLE_NAMES[c.role] ?? c.role}<br><span class="muted small">${c.organizationName}</span></td><td>${FOUND_BY[c.foundBy]}</td>
+<td><a class="btn secondary" href="/admin/users/${encodeURIComponent(c.journalUserId)}" aria-label="Открыть карточку: ${fullName(c)}">Открыть карточку</a></td></tr>`)}
+</tbody></table></div>`
+}
+
 function comparison(a: FailedAttemptView): Html {
   const value = (field: string, v: string | null) => (field === 'birth_date' ? day(v) : (v ?? '—'))
+  if (!compared(a)) {
+    return html`<div class="table-wrap"><table class="compare"><caption class="muted small">Карточка не определена: поля не сравнивались</caption>
+<thead><tr><th scope="col">Поле</th><th scope="col">На Госуслугах</th><th scope="col">Сравнение</th></tr></thead><tbody>
+${a.comparison.map((c) => html`<tr><th scope="row">${fieldLabel(c.field)}</th><td>${value(c.field, c.esia)}</td><td>${FIELD_STATES.not_compared}</td></tr>`)}
+</tbody></table></div><p class="muted small">Номер СНИЛС не показывается: только, указан ли он.</p>`
+  }
   return html`<div class="table-wrap"><table class="compare"><caption class="muted small">Строки с расхождением выделены</caption>
 <thead><tr><th scope="col">Поле</th><th scope="col">В журнале</th><th scope="col">На Госуслугах</th><th scope="col">Сравнение</th></tr></thead><tbody>
 ${a.comparison.map((c) => html`<tr class="${c.state}"><th scope="row">${fieldLabel(c.field)}</th><td>${value(c.field, c.journal)}</td><td>${value(c.field, c.esia)}</td><td>${FIELD_STATES[c.state] ?? c.state}</td></tr>`)}
@@ -57,7 +83,7 @@ ${a.journalUserId ? '' : html`<label for="override-user">Идентификат�
 <dt>Учётная запись ЕСИА</dt><dd>${a.upstreamSubject ? html`<code>${a.upstreamSubject}</code>` : '—'}${a.level ? `, ${LEVELS[a.level] ?? a.level}` : ''}</dd>
 <dt>Разобрана</dt><dd>${a.resolvedAt ? html`${when(a.resolvedAt)} <code class="small">${a.resolvedBy}</code>` : 'нет'}</dd></dl>
 <h3>Почему не получилось</h3>${attemptSummary(a)}
-<h3>Журнал и Госуслуги</h3>${comparison(a)}</section>
+<h3>Журнал и Госуслуги</h3>${comparison(a)}${candidatesSection(a)}</section>
 <section class="card" aria-labelledby="do"><h2 id="do">Что сделать</h2>${actions}${resolve}</section>`
 }
 
@@ -66,9 +92,14 @@ function attemptsTable(attempts: FailedAttemptView[]): Html {
   return html`<div class="table-wrap"><table><thead><tr><th scope="col">Когда</th><th scope="col">Карточка в журнале</th><th scope="col">На Госуслугах</th><th scope="col">Что различается</th><th scope="col">Причина</th><th scope="col"></th></tr></thead><tbody>
 ${attempts.map((a) => {
     const differs = a.comparison.filter((c) => c.state === 'differs' || c.state === 'missing_in_journal').map((c) => fieldLabel(c.field))
+    const card = a.journalUserId && a.cardExists
+      ? html`<a href="/admin/users/${encodeURIComponent(a.journalUserId)}">${fullName(journalName(a))}</a><br><span class="muted small">${a.organizationName}</span>`
+      : a.candidates.length > 0
+        ? html`<span class="muted">не определена; возможно:</span><ul class="small plain">${a.candidates.map((c) => html`<li><a href="/admin/users/${encodeURIComponent(c.journalUserId)}">${fullName(c)}</a> <span class="muted">(${c.foundBy === 'snils' ? 'тот же СНИЛС' : 'ФИО и дата рождения'})</span></li>`)}</ul>`
+        : html`<span class="muted">не определена</span>`
     return html`<tr><td>${when(a.at)}<br><span class="muted small">${FLOWS[a.flow]}</span></td>
-<td>${a.journalUserId && a.cardExists ? html`<a href="/admin/users/${encodeURIComponent(a.journalUserId)}">${fullName(journalName(a))}</a><br><span class="muted small">${a.organizationName}</span>` : html`<span class="muted">не определена</span>`}</td>
-<td>${fullName(a.esiaName)}</td><td>${differs.length ? html`<span class="tag bad">${differs.join(', ')}</span>` : '—'}</td>
+<td>${card}</td>
+<td>${fullName(a.esiaName)}</td><td>${!compared(a) ? html`<span class="muted">не сравнивалось</span>` : differs.length ? html`<span class="tag bad">${differs.join(', ')}</span>` : '—'}</td>
 <td>${attemptSummary(a)}</td><td><a class="btn secondary" href="/admin/failed-attempts/${a.id}">Открыть</a></td></tr>`
   })}
 </tbody></table></div>`
@@ -115,7 +146,7 @@ ${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/f
   app.get('/admin/failed-attempts/:id', { schema: { ...HIDE, params: Params, querystring: Type.Object(NoticeQuery) } }, async (request, reply) => {
     const caller = requireCaller(request)
     const attempt = await readFailedAttempt(app.db, caller, request.params.id)
-    await auditSupportRead(app.db, caller, 'support.failed_attempt_viewed', { journalUserId: attempt.journalUserId, organizationId: attempt.organizationId, details: { failed_attempt_id: attempt.id } })
+    await auditSupportView(app.db, caller, 'support.failed_attempt_viewed', { journalUserId: attempt.journalUserId, organizationId: attempt.organizationId, details: { failed_attempt_id: attempt.id } })
     return render(request, reply, {
       title: 'Неудачная попытка',
       section: 'attempts',

@@ -24,6 +24,7 @@ tr.differs th, tr.differs td { background: #fdf0f1; font-weight: 600; }
 tr.differs th { border-left: 4px solid var(--red); }
 tr.missing_in_journal th, tr.missing_in_journal td, tr.missing_in_esia th, tr.missing_in_esia td { background: #fff8ec; }
 tr.missing_in_journal th, tr.missing_in_esia th { border-left: 4px solid var(--warn); }
+ul.plain { margin: 4px 0 0; padding-left: 1.1em; }
 .card > h2:first-child, .card > form > h2:first-child { margin-top: 0; }
 .kv + p, .kv + h3 { margin-top: 16px; }
 details { margin-top: 20px; }

@@ -103,6 +103,7 @@ export const FIELD_STATES: Record<string, string> = {
   missing_in_journal: 'нет в журнале',
   missing_in_esia: 'нет на Госуслугах',
   missing: 'нет с обеих сторон',
+  not_compared: 'не сравнивалось',
 }
 
 /** «Фамилия», «Дата рождения»: the matching catalogue's field names, capitalised for a table. */

@@ -5,7 +5,7 @@ import { ROLES } from '../../directory/cards.js'
 import { childStateText } from '../../matching/messages.js'
 import { html, type Html } from '../../web/html.js'
 import { listFailedAttempts, type FailedAttemptView } from '../attempts.js'
-import { auditSupportRead } from '../audit-log.js'
+import { auditSupportRead, auditSupportView } from '../audit-log.js'
 import { checkOrganizationFilter, requireCaller } from '../caller.js'
 import { moveLink, unlinkUser } from '../link-actions.js'
 import { readUserCard, searchFilterNames, searchUsers, type RelatedCard, type UserCard, type UserSearch, type UserSummary } from '../users.js'
@@ -30,7 +30,7 @@ function searchForm(csrf: string, organizations: Option[], s: Partial<UserSearch
   return html`<form method="post" action="/admin/users/search" class="card" aria-labelledby="search-title">
 <h2 id="search-title">Поиск пользователей</h2>${csrfField(csrf)}
 <div class="filters">
-<div><label for="f-name">ФИО</label><input type="search" id="f-name" name="name" value="${s.name ?? ''}" autocomplete="off" placeholder="Фамилия Имя Отчество"></div>
+<div><label for="f-name">ФИО</label><input type="search" id="f-name" name="name" value="${s.name ?? ''}" autocomplete="off" placeholder="Иванова Мария"></div>
 <div><label for="f-snils">СНИЛС полностью</label><input type="search" id="f-snils" name="snils" value="" autocomplete="off" inputmode="numeric" placeholder="123-456-789 01"></div>
 ${select('organization_id', 'Организация', organizations, s.organizationId)}
 ${select('role', 'Роль', optionsOf(ROLE_NAMES), s.role)}
@@ -196,7 +196,7 @@ export const userConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const caller = requireCaller(request)
     const card = await readUserCard(app.db, caller, request.params.id)
     const { attempts } = await listFailedAttempts(app.db, caller, { journalUserId: card.user.id, state: 'all' }, 20)
-    await auditSupportRead(app.db, caller, 'support.user_viewed', { journalUserId: card.user.id, organizationId: card.user.organizationId })
+    await auditSupportView(app.db, caller, 'support.user_viewed', { journalUserId: card.user.id, organizationId: card.user.organizationId })
     return render(request, reply, { title: fullName(card.user), section: 'users', done: request.query.done, error: request.query.error, body: (csrf) => cardPage(card, attempts, csrf, caller.role !== 'auditor') })
   })
 
