@@ -16,8 +16,10 @@ declare module 'fastify' {
 export const drainPlugin = fp(
   async (app) => {
     app.decorate('lifecycle', { draining: false })
-    app.addHook('onRequest', async (_request, reply) => {
+    // Callback-style: an async hook would cost every request a promise for a flag check.
+    app.addHook('onRequest', (_request, reply, done) => {
       if (app.lifecycle.draining) reply.header('connection', 'close')
+      done()
     })
   },
   { name: 'drain' },

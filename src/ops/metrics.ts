@@ -36,10 +36,13 @@ export const metricsPlugin = fp(
   async (app) => {
     const metrics = new Metrics()
     app.decorate('metrics', metrics)
-    app.addHook('onResponse', async (request, reply) => {
+    // Hooks on every request are callback-style, not async: an async hook costs a promise and a
+    // microtask turn per request for work that never waits.
+    app.addHook('onResponse', (request, reply, done) => {
       // Unmatched URLs share one label so scanners cannot blow up the label set.
       const route = request.routeOptions.url ?? 'unmatched'
       metrics.httpDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
+      done()
     })
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
       reply.type(metrics.registry.contentType)
