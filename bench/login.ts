@@ -79,32 +79,63 @@ async function generateDirectory(pool: Pool, users: number): Promise<void> {
   await pool.query('ANALYZE')
 }
 
-/** The people who log in: a persona at the mock ЕСИА and a matching card each, in the bench's schools. */
-function benchPeople(count: number): { personas: Persona[]; cards: Parameters<typeof validateCard>[0][] } {
+const pad2 = (n: number) => String(n).padStart(2, '0')
+const snilsOf = (nine: number) => {
+  const digits = String(nine) + String(snilsCheckNumber(String(nine))).padStart(2, '0')
+  return `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6, 9)} ${digits.slice(9)}`
+}
+const orgOf = (i: number) => `bench-org-${String(1 + (i % ORGANIZATIONS)).padStart(3, '0')}`
+
+interface BenchPeople {
+  personas: Persona[]
+  cards: Parameters<typeof validateCard>[0][]
+  /** Parent card → its children's cards (journal_user_relations). */
+  relations: [string, string][]
+}
+
+/**
+ * The people who log in: a persona at the mock ЕСИА and a matching card each, in the bench's
+ * schools; then `parents` people whose ЕСИА account lists two children, each child a student card
+ * of the same school, related to the parent's card as the journal would import it (column «Дети»).
+ */
+function benchPeople(count: number, parents: number): BenchPeople {
   const lastNames = ['Бенчева', 'Нагрузова', 'Тестова', 'Замерова']
   const firstNames = ['Анна', 'Ольга', 'Ирина', 'Марина', 'Светлана']
-  const personas: Persona[] = []
-  const cards: Parameters<typeof validateCard>[0][] = []
-  for (let i = 0; i < count; i++) {
-    const nine = String(900_000_000 + i * 7)
-    const digits = nine + String(snilsCheckNumber(nine)).padStart(2, '0')
-    const snils = `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6, 9)} ${digits.slice(9)}`
+  const kidNames = [['Иван', 'Иванович', 'M'], ['Мария', 'Ивановна', 'F']] as const
+  const out: BenchPeople = { personas: [], cards: [], relations: [] }
+  for (let i = 0; i < count + parents; i++) {
+    const parent = i >= count
+    const snils = snilsOf((parent ? 800_000_000 : 900_000_000) + i * 7)
     const lastName = lastNames[i % lastNames.length]!
     const firstName = firstNames[i % firstNames.length]!
     const day = 1 + (i % 28)
     const month = 1 + (i % 12)
     const year = 1975 + (i % 20)
-    const pad = (n: number) => String(n).padStart(2, '0')
-    personas.push({
-      id: `bench-${i}`, oid: 2_000_000_000 + i, label: `${lastName} ${firstName}`, description: 'Бенчмарк', level: 'PR', trusted: true,
-      lastName, firstName, middleName: 'Ивановна', birthDate: `${pad(day)}.${pad(month)}.${year}`, gender: 'F', snils, journalCards: [`bench-person-${i}`],
+    const cardId = parent ? `bench-parent-${i}` : `bench-person-${i}`
+    const kids = parent
+      ? kidNames.map(([first, middle, gender], k) => ({
+          id: k + 1, lastName, firstName: first, middleName: middle, gender,
+          birthDate: `${pad2(1 + ((i + k) % 28))}.${pad2(1 + ((i + 5 * k) % 12))}.${2010 + k + (i % 5)}`,
+          snils: snilsOf(700_000_000 + i * 14 + k * 7),
+        }))
+      : undefined
+    out.personas.push({
+      id: parent ? `bench-parent-${i}` : `bench-${i}`, oid: 2_000_000_000 + i, label: `${lastName} ${firstName}`, description: 'Бенчмарк', level: 'PR', trusted: true,
+      lastName, firstName, middleName: 'Ивановна', birthDate: `${pad2(day)}.${pad2(month)}.${year}`, gender: 'F', snils, journalCards: [cardId],
+      ...(kids ? { kids } : {}),
     })
-    cards.push({
-      id: `bench-person-${i}`, organization_id: `bench-org-${String(1 + (i % ORGANIZATIONS)).padStart(3, '0')}`, role: 'parent',
-      last_name: lastName, first_name: firstName, middle_name: 'Ивановна', birth_date: `${year}-${pad(month)}-${pad(day)}`, snils,
+    out.cards.push({
+      id: cardId, organization_id: orgOf(i), role: 'parent',
+      last_name: lastName, first_name: firstName, middle_name: 'Ивановна', birth_date: `${year}-${pad2(month)}-${pad2(day)}`, snils,
     })
+    for (const kid of kids ?? []) {
+      const [d, m, y] = kid.birthDate.split('.')
+      const childId = `bench-child-${i}-${kid.id}`
+      out.cards.push({ id: childId, organization_id: orgOf(i), role: 'student', last_name: kid.lastName, first_name: kid.firstName, middle_name: kid.middleName, birth_date: `${y}-${m}-${d}`, snils: kid.snils })
+      out.relations.push([cardId, childId])
+    }
   }
-  return { personas, cards }
+  return out
 }
 
 // ── processes ───────────────────────────────────────────────────────────────────────────────────
@@ -179,23 +210,39 @@ interface PhaseResult extends DriverResult {
   statements: number
 }
 
-async function phase(ctx: BenchContext, label: string, mock: Child, driver: Child, run: DriverRun): Promise<PhaseResult> {
-  await mock.ask({ type: 'cpu' }, 'cpu')
-  const db0 = await databaseCpuSeconds(ctx.pool)
-  // The bridge runs on this pool: every checkout is a statement, or a transaction of several.
+/**
+ * A measured run of the driver, or several (`rounds`), each after `before` — work of the bench's
+ * own (setting the stage), done outside the measured time.
+ */
+async function phase(ctx: BenchContext, label: string, mock: Child, driver: Child, run: DriverRun, rounds = 1, before?: () => Promise<void>): Promise<PhaseResult> {
+  let result: DriverResult | undefined
+  const bridgeCpu = { user: 0, system: 0 }
   let checkouts = 0
-  const count = () => void checkouts++
-  ctx.pool.on('acquire', count)
-  const cpu0 = process.cpuUsage()
-  const { result } = await driver.ask<{ result: DriverResult }>({ type: 'run', run }, 'result')
-  const bridgeCpu = process.cpuUsage(cpu0)
-  ctx.pool.off('acquire', count)
-  const db1 = await databaseCpuSeconds(ctx.pool)
-  const { cpuSeconds: mockCpu } = await mock.ask<{ cpuSeconds: number }>({ type: 'cpu' }, 'cpu')
+  let dbSeconds: number | undefined = 0
+  let mockCpu = 0
+  for (let round = 0; round < rounds; round++) {
+    if (before) await before()
+    await mock.ask({ type: 'cpu' }, 'cpu')
+    const db0 = await databaseCpuSeconds(ctx.pool)
+    // The bridge runs on this pool: every checkout is a statement, or a transaction of several.
+    const count = () => void checkouts++
+    ctx.pool.on('acquire', count)
+    const cpu0 = process.cpuUsage()
+    const answer = await driver.ask<{ result: DriverResult }>({ type: 'run', run }, 'result')
+    const used = process.cpuUsage(cpu0)
+    ctx.pool.off('acquire', count)
+    const db1 = await databaseCpuSeconds(ctx.pool)
+    mockCpu += (await mock.ask<{ cpuSeconds: number }>({ type: 'cpu' }, 'cpu')).cpuSeconds
+    bridgeCpu.user += used.user
+    bridgeCpu.system += used.system
+    dbSeconds = dbSeconds !== undefined && db0 !== undefined && db1 !== undefined ? dbSeconds + db1 - db0 : undefined
+    result = result ? mergeResults(result, answer.result) : answer.result
+  }
+  result = result!
   const bridge = (bridgeCpu.user + bridgeCpu.system) / 1e6
   const n = Math.max(1, result.logins)
   ctx.print(`${label}: ${result.logins} logins in ${result.seconds.toFixed(1)} s = ${Math.round(result.logins / result.seconds)} logins/s, ${result.failures ? `${result.failures} FAILED (first: ${result.firstFailure})` : 'none failed'}`)
-  const pg = db0 !== undefined && db1 !== undefined ? ` · PostgreSQL backends ${ms((db1 - db0) / n)}` : ''
+  const pg = dbSeconds !== undefined ? ` · PostgreSQL backends ${ms(dbSeconds / n)}` : ''
   ctx.print(`  CPU per login: bridge ${ms(bridge / n)} (user ${ms(bridgeCpu.user / 1e6 / n)}, system ${ms(bridgeCpu.system / 1e6 / n)}) · mock ЕСИА ${ms(mockCpu / n)} · driver ${ms(result.cpuSeconds / n)}${pg}`)
   ctx.print(`  database round trips per login: ${(checkouts / n).toFixed(2)}`)
   ctx.print(`  latency (ms)         p50      p95      p99      max`)
@@ -206,6 +253,28 @@ async function phase(ctx: BenchContext, label: string, mock: Child, driver: Chil
     ctx.print(`  ${step.padEnd(13)} ${cell(percentile(lat, 50))} ${cell(percentile(lat, 95))} ${cell(percentile(lat, 99))} ${cell(lat.at(-1)!)}   ${STEP_LABEL[step]}`)
   }
   return { ...result, bridgeCpu: bridge / n, statements: checkouts / n }
+}
+
+/** Two runs' results as one: counts and times added, latencies merged (and sorted again). */
+function mergeResults(a: DriverResult, b: DriverResult): DriverResult {
+  const stepMs = Object.fromEntries(STEPS.map((s) => [s, [...a.stepMs[s], ...b.stepMs[s]].sort((x, y) => x - y)])) as Record<Step, number[]>
+  return {
+    logins: a.logins + b.logins,
+    failures: a.failures + b.failures,
+    ...(a.firstFailure ?? b.firstFailure ? { firstFailure: a.firstFailure ?? b.firstFailure } : {}),
+    seconds: a.seconds + b.seconds,
+    stepMs,
+    cpuSeconds: a.cpuSeconds + b.cpuSeconds,
+  }
+}
+
+/** Bridge CPU seconds per (partial) login of a run, printing nothing. */
+async function quietPhase(_ctx: BenchContext, driver: Child, run: DriverRun): Promise<number> {
+  const cpu0 = process.cpuUsage()
+  const { result } = await driver.ask<{ result: DriverResult }>({ type: 'run', run }, 'result')
+  const used = process.cpuUsage(cpu0)
+  if (result.failures) throw new Error(`a partial login failed: ${result.firstFailure}`)
+  return (used.user + used.system) / 1e6 / Math.max(1, result.logins)
 }
 
 /** The bridge's CPU per request and per statement with nothing of the login around them: the floor. */
@@ -284,10 +353,11 @@ async function startRecording(kind: 'cpu' | 'heap'): Promise<{ stop(): Promise<s
 
 const bench: BenchModule = {
   description:
-    'full returning logins (authorize → mock ЕСИА → callback → token) against N journal users, CPU and latency beside the targets — options: --users=N (2000000) --people=N (256) --logins=N (3000) --concurrency=N (16) --userinfo=0|1 (1: a phase that also asks /oauth2/userinfo) --rate=N (0: no paced phase) --seconds=N (10) --log=0|1 (1: info logs to /dev/null) --profile=0|1 (CPU profile of the measured phase, summarised) --allocations=0|1 (where the bridge allocates, per login)',
+    'full returning logins (authorize → mock ЕСИА → callback → token) against N journal users, CPU and latency beside the targets — options: --users=N (2000000) --people=N (256) --logins=N (3000) --concurrency=N (16) --userinfo=0|1 (1: a phase that also asks /oauth2/userinfo) --rate=N (0: no paced phase) --seconds=N (10) --log=0|1 (1: info logs to /dev/null) --parents=N (256: people whose ЕСИА account lists two children, 0: none) --steps=0|1 (1: the CPU of each step) --profile=0|1 (CPU profile of the measured phase, summarised) --allocations=0|1 (where the bridge allocates, per login)',
   async run(ctx) {
     const users = ctx.option('users', 2_000_000)
     const people = ctx.option('people', 256)
+    const parents = ctx.option('parents', 256)
     const logins = ctx.option('logins', 3000)
     const concurrency = ctx.option('concurrency', TARGET.concurrency)
     const rate = ctx.option('rate', 0)
@@ -298,11 +368,14 @@ const bench: BenchModule = {
     const generated = await measure(async () => {
       await generateDirectory(ctx.pool, users)
       await seedDemoDirectory(ctx.pool, SECRETS.snilsHmacKey)
-      const { personas, cards } = benchPeople(people)
+      const { personas, cards, relations } = benchPeople(people, parents)
       for (const card of cards) {
         const v = validateCard(card, { snilsKey: SECRETS.snilsHmacKey })
         if (!v.ok) throw new Error(v.rejection.message)
         await upsertCard(ctx.pool, v.row)
+      }
+      if (relations.length > 0) {
+        await ctx.pool.query('INSERT INTO journal_user_relations (parent_id, child_id) SELECT * FROM unnest($1::text[], $2::text[])', [relations.map((r) => r[0]), relations.map((r) => r[1])])
       }
       await ctx.pool.query('ANALYZE journal_users')
       return personas
@@ -332,7 +405,7 @@ const bench: BenchModule = {
       clientId: JOURNAL.client_id,
       clientSecret: JOURNAL.client_secret,
       redirectUri: JOURNAL.redirect_uris[0]!,
-      people: personas.map((p) => ({ persona: p.id, journalUserId: p.journalCards[0]! })),
+      people: personas.map((p) => ({ persona: p.id, journalUserId: p.journalCards[0]!, ...(p.kids ? { children: p.kids.length } : {}) })),
     })
     ctx.print(`bridge ${bridgeUrl} (LOG_LEVEL=${logLevel}, pool of 10), mock ЕСИА ${mockUrl}, driver: 3 processes on ${os.cpus().length} CPUs; load average before ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 
@@ -346,6 +419,12 @@ const bench: BenchModule = {
       await phase(ctx, `first logins (auto-link by strong evidence), ${people} people, concurrency 8`, mock, driver, { mode: 'closed', logins: people, concurrency: 8 })
       const linked = (await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM links WHERE journal_user_id LIKE 'bench-person-%' AND method = 'auto'`)).rows[0]!.n
       ctx.print(`  → ${linked} cards linked automatically`)
+      if (parents > 0) {
+        await phase(ctx, `first logins of parents with two children on Госуслуги (auto-link, children compared), ${parents} people, concurrency 8`, mock, driver, { mode: 'closed', logins: parents, concurrency: 8, parents: true })
+        const states = (await ctx.pool.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM guardian_checks WHERE parent_id LIKE 'bench-parent-%' GROUP BY state ORDER BY state`)).rows
+        ctx.print(`  → relations: ${states.map((r) => `${r.n} ${r.state}`).join(', ') || 'none'}`)
+        await driver.ask({ type: 'run', run: { mode: 'closed', logins: Math.min(500, logins), concurrency, parents: true } }, 'result')
+      }
       await driver.ask({ type: 'run', run: { mode: 'closed', logins: Math.min(1000, logins), concurrency } }, 'result')
       ctx.print('warm-up: done (not counted)')
 
@@ -365,9 +444,29 @@ const bench: BenchModule = {
         const summary = summarizeProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile)
         for (const line of formatProfileSummary(summary, { per: Math.max(1, main.logins), perLabel: 'ms/login', top: 20 })) ctx.print(`    ${line}`)
       }
+      if (ctx.option('steps', 1)) {
+        // The same logins cut short after authorize, then after the callback: the differences are
+        // each step's CPU (the token step is the whole login less the callback's cut).
+        const upToAuthorize = await quietPhase(ctx, driver, { mode: 'closed', logins, concurrency, upTo: 'authorize' })
+        const upToCallback = await quietPhase(ctx, driver, { mode: 'closed', logins, concurrency, upTo: 'callback' })
+        const f = (s: number) => `${(s * 1000).toFixed(2)} ms`
+        ctx.print(`  bridge CPU per step (logins cut short after each step, ${concurrency} concurrent): authorize ${f(upToAuthorize)} · callback ${f(upToCallback - upToAuthorize)} · token ${f(main.bridgeCpu - upToCallback)}`)
+      }
       const userinfo = withUserinfo
         ? await phase(ctx, `the same, the journal also asking /oauth2/userinfo`, mock, driver, { mode: 'closed', logins: Math.min(logins, 2000), concurrency, userinfo: true })
         : undefined
+      let withChildren: { notDue: PhaseResult; due: PhaseResult } | undefined
+      if (parents > 0) {
+        // A parent's login with scope `children`: the ID token names the children Госуслуги
+        // confirmed. Most logins find the comparison fresh (GUARDIAN_RECHECK_HOURS); the first one
+        // after that compares again — the children fetched from ЕСИА, matched, the states written.
+        const notDue = await phase(ctx, `returning parents with two children each on Госуслуги, scope children, comparison not due (${parents} people)`, mock, driver, { mode: 'closed', logins: Math.min(logins, 2000), concurrency, parents: true })
+        const rounds = Math.max(1, Math.floor(Math.min(logins, 1024) / parents))
+        const due = await phase(ctx, `the same parents, the comparison due at every login (${rounds} × ${parents}: the results aged between rounds)`, mock, driver, { mode: 'closed', logins: parents, concurrency, parents: true }, rounds, async () => {
+          await ctx.pool.query(`UPDATE guardian_checks SET checked_at = checked_at - interval '3 days' WHERE parent_id LIKE 'bench-parent-%'`)
+        })
+        withChildren = { notDue, due }
+      }
       if (rate > 0) await phase(ctx, `returning logins started at ${rate}/s for ${seconds} s (open loop: a rate above what the machine sustains measures a queue)`, mock, driver, { mode: 'paced', rate, seconds })
 
       const es256 = await es256Cost(app)
@@ -389,6 +488,11 @@ const bench: BenchModule = {
         row(`p99 ${step}, ${concurrency} concurrent browsers`, `${p99.toFixed(1)} ms`, `≤ ${TARGET.p99Ms} ms`, p99 <= TARGET.p99Ms)
       }
       row('failed logins', String(main.failures), '0', main.failures === 0)
+      if (withChildren) {
+        const { notDue, due } = withChildren
+        const p99 = (r: PhaseResult) => BRIDGE_STEPS.map((s) => percentile(r.stepMs[s], 99).toFixed(0)).join(' / ')
+        ctx.print(`  (parents with two children, scope children: bridge CPU ${(notDue.bridgeCpu * 1000).toFixed(2)} ms per login, p99 authorize / callback / token ${p99(notDue)} ms; the comparison due: ${(due.bridgeCpu * 1000).toFixed(2)} ms, ${p99(due)} ms, ${due.statements.toFixed(1)} round trips)`)
+      }
       ctx.print(`  (for information: ${Math.round(main.logins / main.seconds)} logins/s with the mock ЕСИА and the driver on the same ${os.cpus().length} CPUs; whole login p99 ${percentile(main.stepMs.login, 99).toFixed(1)} ms${userinfo ? `; with /oauth2/userinfo: bridge CPU ${(userinfo.bridgeCpu * 1000).toFixed(2)} ms per login, userinfo p99 ${percentile(userinfo.stepMs.userinfo, 99).toFixed(1)} ms` : ''})`)
     } finally {
       driver.process.kill()

@@ -23,12 +23,19 @@ export interface DriverStart {
   clientId: string
   clientSecret: string
   redirectUri: string
-  /** Persona id → the journal user the login must end as. */
-  people: { persona: string; journalUserId: string }[]
+  /**
+   * Persona id → the journal user the login must end as. `children`: a parent whose ЕСИА account
+   * lists children; the journal asks for scope `children` and the ID token must name that many.
+   */
+  people: { persona: string; journalUserId: string; children?: number }[]
 }
 
 /** `userinfo`: the journal's backend also asks /oauth2/userinfo with the access token. */
-export type DriverRun = ({ mode: 'closed'; logins: number; concurrency: number } | { mode: 'paced'; rate: number; seconds: number }) & { userinfo?: boolean }
+/**
+ * `upTo`: stop after that step (the per-step CPU). `parents`: only the people with children (scope
+ * `children`); otherwise only the others.
+ */
+export type DriverRun = ({ mode: 'closed'; logins: number; concurrency: number } | { mode: 'paced'; rate: number; seconds: number }) & { userinfo?: boolean; upTo?: 'authorize' | 'callback'; parents?: boolean }
 
 /**
  * The requests of one login, each timed from the request's start to its answer's last byte:
@@ -125,37 +132,44 @@ const b64url = (b: Buffer) => b.toString('base64url')
 interface Person {
   persona: string
   journalUserId: string
+  children?: number
   jar: BrowserJar
 }
 
+/** People free to log in, and logins waiting for one: a queue per group (parents with children, the others). */
+class Group {
+  readonly free: Person[] = []
+  readonly waiting: ((p: Person) => void)[] = []
+}
+
 class Driver {
-  readonly #free: { persona: string; journalUserId: string; jar: BrowserJar }[]
-  readonly #waiting: ((p: Person) => void)[] = []
+  readonly #groups = { plain: new Group(), parents: new Group() }
   readonly #basic: string
 
   constructor(readonly start: DriverStart) {
-    this.#free = start.people.map((p) => ({ ...p, jar: new BrowserJar() }))
+    for (const p of start.people) this.#groups[p.children !== undefined ? 'parents' : 'plain'].free.push({ ...p, jar: new BrowserJar() })
     this.#basic = `Basic ${Buffer.from(`${encodeURIComponent(start.clientId)}:${encodeURIComponent(start.clientSecret)}`).toString('base64')}`
   }
 
   // Each person logs in once at a time, from their own browser (their link row is never contended by themselves).
-  async #take() {
-    const p = this.#free.shift()
-    return p ?? new Promise<Person>((resolve) => this.#waiting.push(resolve))
+  async #take(group: Group) {
+    const p = group.free.shift()
+    return p ?? new Promise<Person>((resolve) => group.waiting.push(resolve))
   }
-  #give(p: Person) {
-    const next = this.#waiting.shift()
+  #give(group: Group, p: Person) {
+    const next = group.waiting.shift()
     if (next) next(p)
-    else this.#free.push(p)
+    else group.free.push(p)
   }
 
   /** One whole login; returns each step's latency in ms. */
-  async login(userinfo: boolean): Promise<Partial<Record<Step, number>>> {
-    const person = await this.#take()
+  async login(userinfo: boolean, upTo?: DriverRun['upTo'], parents = false): Promise<Partial<Record<Step, number>>> {
+    const group = this.#groups[parents ? 'parents' : 'plain']
+    const person = await this.#take(group)
     try {
-      return await this.#login(person, userinfo)
+      return await this.#login(person, userinfo, upTo)
     } finally {
-      this.#give(person)
+      this.#give(group, person)
     }
   }
 
@@ -165,7 +179,7 @@ class Driver {
     return answer
   }
 
-  async #login({ persona, journalUserId, jar }: Person, userinfo: boolean): Promise<Partial<Record<Step, number>>> {
+  async #login({ persona, journalUserId, children, jar }: Person, userinfo: boolean, upTo?: DriverRun['upTo']): Promise<Partial<Record<Step, number>>> {
     const { bridgeUrl, clientId, redirectUri } = this.start
     const ms: Partial<Record<Step, number>> = {}
     const start = performance.now()
@@ -180,13 +194,14 @@ class Driver {
     const verifier = b64url(randomBytes(32))
     const authorize = new URL('/oauth2/authorize', bridgeUrl)
     for (const [k, v] of Object.entries({
-      response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid', state, nonce: b64url(randomBytes(32)),
+      response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: children !== undefined ? 'openid children' : 'openid', state, nonce: b64url(randomBytes(32)),
       code_challenge: b64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256',
     })) authorize.searchParams.set(k, v)
 
     const toEsia = await this.#step(jar, authorize)
     lap('authorize')
     if (toEsia.status !== 303 || !toEsia.location) throw new Error(`authorize answered ${toEsia.status}: ${toEsia.body.slice(0, 200)}`)
+    if (upTo === 'authorize') return ms
     const esiaUrl = new URL(toEsia.location)
     let picked = await this.#step(jar, esiaUrl)
     if (picked.status === 200) {
@@ -207,6 +222,7 @@ class Driver {
     if (back.status !== 303 || !back.location?.startsWith(redirectUri)) throw new Error(`callback answered ${back.status} → ${back.location ?? back.body.slice(0, 200)}`)
     const answer = new URL(back.location)
     if (answer.searchParams.get('state') !== state) throw new Error('state mismatch')
+    if (upTo === 'callback') return ms
 
     // The journal's backend redeems the code.
     const token = await request(new URL('/oauth2/token', bridgeUrl), {
@@ -217,8 +233,9 @@ class Driver {
     lap('token')
     if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}: ${token.body.slice(0, 200)}`)
     const tokens = JSON.parse(token.body) as { id_token: string; access_token: string }
-    const sub = (JSON.parse(Buffer.from(tokens.id_token.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub
-    if (sub !== journalUserId) throw new Error(`logged in as ${sub}, expected ${journalUserId}`)
+    const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string; children?: string[] }
+    if (claims.sub !== journalUserId) throw new Error(`logged in as ${claims.sub}, expected ${journalUserId}`)
+    if (children !== undefined && claims.children?.length !== children) throw new Error(`the ID token names ${claims.children?.length ?? 'no'} confirmed children, expected ${children}`)
 
     if (userinfo) {
       t0 = performance.now()
@@ -238,7 +255,7 @@ class Driver {
     let failures = 0
     let firstFailure: string | undefined
     const one = () =>
-      this.login(run.userinfo ?? false).then(
+      this.login(run.userinfo ?? false, run.upTo, run.parents).then(
         (ms) => {
           logins++
           for (const step of STEPS) if (ms[step] !== undefined) stepMs[step].push(ms[step])
