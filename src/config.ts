@@ -58,6 +58,8 @@ const EnvSchema = Type.Object({
   FAILED_ATTEMPT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
   /** Delivered and refused events, and SETs a polling journal never acknowledged, are kept this long (src/events/). */
   EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
+  /** ours: audit events name the person this long (3 years), then keep only a pseudonym of them (docs/personal-data.md). */
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 1095 }),
   /** ours: a confirmed parent's children are compared with Госуслуги again at a login this long after the last time (docs/decisions/0014-guardian-check-at-login.md). */
   GUARDIAN_RECHECK_HOURS: Type.Integer({ minimum: 1, default: 24 }),
   /**
@@ -129,6 +131,7 @@ export interface Config {
   autoLinkOnLogin: boolean
   failedAttemptRetentionDays: number
   eventsRetentionDays: number
+  auditRetentionDays: number
   guardianRecheckHours: number
   reportStatementTimeoutMs: number
   rateLimitPerMinute: number
@@ -239,6 +242,7 @@ export function buildConfig(env: Env, secrets: Secrets): Config {
     autoLinkOnLogin: toBool(env.AUTO_LINK_ON_LOGIN, true),
     failedAttemptRetentionDays: env.FAILED_ATTEMPT_RETENTION_DAYS,
     eventsRetentionDays: env.EVENTS_RETENTION_DAYS,
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     guardianRecheckHours: env.GUARDIAN_RECHECK_HOURS,
     reportStatementTimeoutMs: env.REPORT_STATEMENT_TIMEOUT_MS,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,

@@ -5,6 +5,7 @@ import { attemptRoutes } from './attempts.js'
 import { auditRoutes } from './audit.js'
 import { importRoutes } from './imports.js'
 import { reportRoutes } from './reports.js'
+import { subjectRoutes } from './subjects.js'
 import { userRoutes } from './users.js'
 
 /**
@@ -22,4 +23,5 @@ export const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(auditRoutes)
   await app.register(importRoutes)
   await app.register(reportRoutes)
+  await app.register(subjectRoutes)
 }

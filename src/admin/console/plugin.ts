@@ -15,6 +15,7 @@ import { HIDE, NoticeQuery, render } from './forms.js'
 import { guardianConsoleRoutes } from './guardians.js'
 import { importConsoleRoutes } from './import.js'
 import { reportConsoleRoutes } from './reports.js'
+import { subjectConsoleRoutes } from './subjects.js'
 import { consolePage, publicConsolePage } from './layout.js'
 import { CONSOLE_CSS } from './styles.js'
 import { errorText } from './texts.js'
@@ -89,6 +90,7 @@ export const adminConsole: FastifyPluginAsyncTypebox = async (app) => {
     await signedIn.register(reportConsoleRoutes)
     await signedIn.register(guardianConsoleRoutes)
     await signedIn.register(eventConsoleRoutes)
+    await signedIn.register(subjectConsoleRoutes)
   }
   await app.register(signedInRoutes)
 }

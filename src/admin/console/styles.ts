@@ -52,4 +52,24 @@ ul.relations li { margin: 0 0 10px; }
    column. The card is the container, so its width decides, not the window's. */
 .card { container-type: inline-size; }
 @container (max-width: 380px) { .kv { grid-template-columns: minmax(0, 1fr); gap: 0; } .kv dd { margin-bottom: 8px; } }
+/* Paper (or «Сохранить как PDF»): «Сведения об обработке персональных данных» goes into a reply to
+   the person. Only the content prints — no site header, navigation, forms or hints — in black on
+   white, tables in full width with ruled cells and headings repeated on every page. */
+@media print {
+  .skip, header.top, footer.bottom, .console-nav, .no-print, form, .notice { display: none !important; }
+  body { background: #fff; color: #000; font-size: 10.5pt; line-height: 1.35; }
+  main.wrap { max-width: none; padding: 0; }
+  h1 { font-size: 15pt; }
+  h2 { font-size: 12.5pt; break-after: avoid; }
+  .card { border: 0; border-radius: 0; padding: 0; margin: 0 0 14pt; container-type: normal; }
+  .kv { grid-template-columns: 38% 62%; gap: 2pt 10pt; }
+  .kv dt, .muted { color: #333; }
+  .table-wrap { overflow: visible; }
+  table { width: 100%; font-size: 9pt; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  th, td { border: 1px solid #777; padding: 3pt 4pt; color: #000; }
+  a { color: #000; text-decoration: none; }
+  code { font-size: 9pt; }
+}
 `

@@ -25,6 +25,7 @@ export const ERRORS: Record<string, string> = {
   journal_user_required: 'Укажите идентификатор карточки в журнале, с которой нужно связать.',
   journal_user_mismatch: 'Эта попытка относится к другой карточке.',
   invalid_snils: 'СНИЛС должен состоять из 11 цифр.',
+  lookup_required: 'Укажите человека одним способом: идентификатор карточки, учётную запись ЕСИА или СНИЛС.',
   not_found: 'Запись не найдена.',
   invalid_login: 'Логин: от 2 до 64 латинских букв, цифр и знаков . _ @ -',
   login_taken: 'Учётная запись с таким логином уже есть.',
@@ -150,6 +151,9 @@ export const EVENT_TYPES: Record<string, string> = {
   'support.token_created': 'API-токен создан',
   'support.token_revoked': 'API-токен отозван',
   'support.events_retried': 'Повторная отправка событий журналу',
+  'support.subject_report_viewed': 'Просмотр сведений об обработке персональных данных',
+  'subject.erased': 'Данные человека уничтожены по его запросу',
+  'data.destroyed': 'Данные уничтожены по истечении срока хранения',
 }
 
 /** A parent → child relation as Госуслуги judged it (src/guardians/checks.ts), seen from the parent's card. */

@@ -69,6 +69,7 @@ function cardPage(card: UserCard, attempts: FailedAttemptView[], csrf: string, c
 <dl class="kv"><dt>ФИО</dt><dd>${fullName(u)}${card.noMiddleName ? html` <span class="muted">(нет отчества)</span>` : ''}</dd><dt>Дата рождения</dt><dd>${day(u.birthDate)}</dd>
 <dt>СНИЛС</dt><dd>${u.snilsPresent ? (u.snilsValid ? 'указан' : 'указан с ошибкой в контрольной сумме') : 'не указан'}</dd>
 <dt>Роль</dt><dd>${ROLE_NAMES[u.role] ?? u.role}</dd><dt>Организация</dt><dd>${u.organizationName}</dd><dt>Идентификатор</dt><dd><code>${u.id}</code></dd></dl>
+<p><a href="/admin/subjects/report?journal_user_id=${encodeURIComponent(u.id)}">Сведения об обработке персональных данных</a></p>
 ${card.problems.length
     ? html`<h3>Что не заполнено</h3><ul>${card.problems.map((p) => html`<li><span class="tag bad">${PROBLEMS[p] ?? p}</span>${p === 'shared_snils' && card.sharedSnilsWith.length ? html` — ${card.sharedSnilsWith.map((id) => html`<a href="/admin/users/${encodeURIComponent(id)}">${id}</a> `)}` : ''}</li>`)}</ul>
 <p class="muted small">Данные исправляют в журнале; сюда они придут со следующим обновлением справочника.</p>`
