@@ -83,6 +83,11 @@ export function requireWriter(caller: SupportCaller): void {
   if (caller.role === 'auditor') throw new ApiError(403, 'read_only', 'An auditor account can read, not change')
 }
 
+/** Records that span every organisation (destruction records): an admin, or an auditor of them all. */
+export function requireEveryOrganization(caller: SupportCaller): void {
+  if (caller.organizationIds !== null) throw new ApiError(403, 'forbidden', 'Only a caller who sees every organisation can read this')
+}
+
 export function requireAdmin(caller: SupportCaller): void {
   if (caller.role !== 'admin') throw new ApiError(403, 'admin_only', 'Only an admin can do this')
 }

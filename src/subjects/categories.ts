@@ -94,3 +94,7 @@ export function categoryTexts(config: Pick<Config, 'failedAttemptRetentionDays' 
     },
   }
 }
+
+/** Words of the destruction records (src/subjects/destruction.ts) and their CSV. */
+export const DESTRUCTION_BASIS: Record<string, string> = { request: 'запрос субъекта персональных данных', retention: 'истёк срок хранения' }
+export const DESTRUCTION_ACTIONS: Record<string, string> = { deleted: 'удаление из базы данных', pseudonymised: 'обезличивание' }

@@ -70,6 +70,7 @@ describe('school A support walks every admin route against school B', () => {
     const attempt = { id: seeded.attempts.petrovaLastName }
     const bUser = { id: 'b-parent-petrova' }
     const orgB = { organization_id: SCHOOL_B.id }
+    const erasure = { request_number: 'ЗП-1', request_date: '2026-01-15', reason: 'x' }
     return {
       // Admin API
       'GET /api/v1/admin/me': { expect: 'clean' },
@@ -95,6 +96,11 @@ describe('school A support walks every admin route against school B', () => {
       'GET /api/v1/admin/completeness.csv': { query: orgB, expect: 'refused' },
       'GET /api/v1/admin/completeness/problems.csv': { query: orgB, expect: 'refused' },
       'POST /api/v1/admin/imports': { query: { dry_run: 'false', mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
+      'GET /api/v1/admin/subjects/report': { query: { journal_user_id: bUser.id }, expect: 'refused' },
+      'POST /api/v1/admin/subjects/report': { body: { subject: '2000001' }, expect: 'refused' },
+      'POST /api/v1/admin/subjects/erase': { body: { journal_user_id: bUser.id, ...erasure }, expect: 'refused' },
+      'GET /api/v1/admin/destruction-records': { expect: 'refused' },
+      'GET /api/v1/admin/destruction-records.csv': { expect: 'refused' },
       // Console
       'GET /admin': { expect: 'clean' },
       'GET /admin/console.css': { expect: 'clean' },
@@ -129,6 +135,11 @@ describe('school A support walks every admin route against school B', () => {
       'GET /admin/import': { expect: 'clean' },
       'POST /admin/import': { body: { mode: 'replace', ...orgB }, csv: B_CSV, expect: 'refused' },
       'POST /admin/import/:id/apply': { params: { id: bPendingImport }, expect: 'refused' },
+      'GET /admin/subjects/report': { query: { journal_user_id: bUser.id }, expect: 'refused' },
+      'POST /admin/subjects/report': { body: { subject: '2000001' }, expect: 'refused' },
+      'POST /admin/subjects/erase': { body: { journal_user_id: bUser.id, ...erasure, confirm: 'yes' }, expect: 'refused' },
+      'GET /admin/destruction-records': { expect: 'refused' },
+      'GET /admin/destruction-records.csv': { expect: 'refused' },
       'GET /admin/events': { expect: 'refused' },
       'GET /admin/events/:client_id': { params: { client_id: 'journal-test' }, expect: 'refused' },
       'POST /admin/events/:client_id/retry': { params: { client_id: 'journal-test' }, expect: 'refused' },

@@ -18,11 +18,13 @@ describe.skipIf(!chromiumAvailable('subject report browser test'))('the subject 
   let chromium: ChromiumSession
   let page: Page
   let origin: string
+  let admin: { password: string }
 
   beforeAll(async () => {
     t = await buildTestApp()
     await seedIvanova(t)
     const account = await supportAccount(t, 'school-a-support', 'support', [SCHOOL_A.id])
+    admin = await supportAccount(t, 'region-admin', 'admin')
     origin = await listenLocally(t.app)
     chromium = await launchChromium()
     page = chromium.page
@@ -67,5 +69,24 @@ describe.skipIf(!chromiumAvailable('subject report browser test'))('the subject 
     const pdf = await page.pdf({ format: 'A4', printBackground: false })
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-')
     await page.emulateMedia({ media: 'screen' })
+  })
+
+  it('lets an admin erase her data from the report page and shows the destruction record', async () => {
+    await page.getByRole('button', { name: 'Выйти' }).click()
+    await page.goto(`${origin}/admin/login`)
+    await page.getByLabel('Логин').fill('region-admin')
+    await page.getByLabel('Пароль').fill(admin.password)
+    await page.getByRole('button', { name: 'Войти' }).click()
+    await page.waitForURL(`${origin}/admin`)
+    await page.goto(`${origin}/admin/subjects/report?journal_user_id=${IVANOVA.card}`)
+    await page.getByLabel('Номер запроса').fill('ЗП-17')
+    await page.getByLabel('Дата запроса').fill('2026-12-01')
+    await page.getByLabel('Понимаю, что данные будут уничтожены без возможности восстановления').check()
+    await page.getByRole('button', { name: 'Уничтожить' }).click()
+    await page.waitForURL(`${origin}/admin/destruction-records?done=erased`)
+    await page.getByRole('heading', { level: 1, name: 'Уничтожение персональных данных' }).waitFor()
+    await expect(page.getByText('№ ЗП-17 от 01.12.2026').isVisible()).resolves.toBe(true)
+    await expect(page.getByText('Неудачные попытки привязки и входа: 2 (удаление из базы данных)').isVisible()).resolves.toBe(true)
+    await screenshot(page, 'admin-destruction-records')
   })
 })

@@ -98,6 +98,7 @@ describe('the report of what is held about a person', () => {
     expect(page.statusCode).toBe(200)
     const text = pageText(page)
     expect(text).toContain('Сведения об обработке персональных данных')
+    expect(text).not.toContain('Уничтожить данные по запросу')
     for (const title of ['Карточки в справочнике журнала', 'Связь с учётной записью Госуслуг', 'Неудачные попытки привязки и входа', 'Родители и дети: сверка с Госуслугами', 'Журнал действий', 'Цель обработки', 'Правовое основание', 'Плановая дата удаления']) {
       expect(text).toContain(title)
     }

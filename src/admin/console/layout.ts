@@ -7,7 +7,7 @@ import { errorText, NOTICES, SUPPORT_ROLE_NAMES } from './texts.js'
  * The console frame: the site's page() with the console's navigation and its confirmation or error
  * notice. Every page works without JavaScript; forms carry the CSRF token passed in.
  */
-export type Section = 'home' | 'users' | 'attempts' | 'audit' | 'completeness' | 'guardians' | 'import' | 'tokens' | 'accounts' | 'password' | 'events'
+export type Section = 'home' | 'users' | 'attempts' | 'audit' | 'completeness' | 'guardians' | 'import' | 'tokens' | 'accounts' | 'password' | 'events' | 'destruction'
 
 const SECTIONS: { id: Section; href: string; label: string; adminOnly?: boolean }[] = [
   { id: 'home', href: '/admin', label: 'Главная' },
@@ -20,6 +20,7 @@ const SECTIONS: { id: Section; href: string; label: string; adminOnly?: boolean 
   { id: 'tokens', href: '/admin/tokens', label: 'API-токены' },
   { id: 'accounts', href: '/admin/accounts', label: 'Учётные записи', adminOnly: true },
   { id: 'events', href: '/admin/events', label: 'Доставка событий', adminOnly: true },
+  { id: 'destruction', href: '/admin/destruction-records', label: 'Уничтожение данных', adminOnly: true },
 ]
 
 export const SERVICE = 'Консоль поддержки'

@@ -46,6 +46,9 @@ table.counts { width: auto; min-width: min(360px, 100%); }
 table.counts th { color: var(--ink); font-size: 1rem; font-weight: 400; }
 table.counts td { font-weight: 600; text-align: right; }
 .inline-form { display: inline; }
+.choice-line { display: flex; gap: 10px; align-items: flex-start; margin-top: 16px; }
+.choice-line input { width: 20px; height: 20px; margin-top: 3px; flex: none; }
+.choice-line label { margin: 0; font-weight: 400; }
 ul.relations { padding-left: 20px; }
 ul.relations li { margin: 0 0 10px; }
 /* Reflow (WCAG 1.4.10): a card narrowed by a phone, by zoom or by its neighbour lists its facts in one

@@ -6,9 +6,16 @@ import { categoryTexts } from '../../subjects/categories.js'
 import type { ItemValue, ReportCategory, ReportItem, SubjectReport } from '../../subjects/report.js'
 import { lookupOf, subjectReport, type LookupInput } from '../../subjects/requests.js'
 import type { MatchField } from '../../matching/types.js'
-import { requireCaller } from '../caller.js'
+import { ApiError } from '../../http/errors.js'
+import { eraseSubject } from '../../subjects/erase.js'
+import { DESTRUCTION_CSV_HEADER, destructionCsvRows, listDestructionRecords, type DestructionRecord } from '../../subjects/destruction.js'
+import { auditSupportRead } from '../audit-log.js'
+import { requireCaller, requireEveryOrganization, type SupportCaller } from '../caller.js'
+import { sendCsv } from '../csv.js'
+import { formatMoscowTime } from '../time.js'
 import { SYSTEM_NAME } from '../api/audit.js'
-import { day, HIDE, NoticeQuery, render, when } from './forms.js'
+import { destructionTexts } from '../api/subjects.js'
+import { day, formAction, HIDE, NoticeQuery, queryString, render, when } from './forms.js'
 import { csrfField } from './layout.js'
 import { CHILD_STATES, eventLabel, fieldLabel, FLOWS, LEVELS, LINK_METHODS, reasonTitle, ROLE_NAMES } from './texts.js'
 import { ACTOR_KINDS } from './users.js'
@@ -81,6 +88,24 @@ ${c.items.map((item) => html`<tr>${columns.map(([key]) => html`<td>${cell(c.code
 </section>`
 }
 
+/**
+ * «Уничтожить данные по запросу» under the report, for an admin: the person is named again by the
+ * first of their cards (or their ЕСИА account), never by a SNILS in a hidden field.
+ */
+function erasureForm(report: SubjectReport, csrf: string): Html {
+  const [name, value] = report.journalUserIds[0] ? ['journal_user_id', report.journalUserIds[0]] : report.subjects[0] ? ['subject', report.subjects[0]] : [undefined, undefined]
+  if (!name) return html``
+  return html`<form method="post" action="/admin/subjects/erase" class="card no-print" aria-labelledby="erase-title">${csrfField(csrf)}
+<h2 id="erase-title">Уничтожить данные по запросу</h2>
+<p class="small">Удаляются связи с Госуслугами (журнал получит события и завершит сеансы), неудачные попытки, результаты сверки детей, незавершённые входы и доставленные события; в журнале действий человек заменяется псевдонимом. Карточки журнала остаются — их удаляет журнал. Отменить нельзя.</p>
+<input type="hidden" name="${name}" value="${value}">
+<div class="filters"><div><label for="f-request-number">Номер запроса</label><input type="text" id="f-request-number" name="request_number" required maxlength="100"></div>
+<div><label for="f-request-date">Дата запроса</label><input type="date" id="f-request-date" name="request_date" required></div></div>
+<label for="f-erase-reason">Основание (обязательно)</label><textarea id="f-erase-reason" name="reason" required maxlength="1000">Отзыв согласия на обработку персональных данных (ст. 9 ч. 2, ст. 21 ч. 5 152-ФЗ)</textarea>
+<div class="choice-line"><input type="checkbox" id="f-confirm" name="confirm" value="yes" required><label for="f-confirm">Понимаю, что данные будут уничтожены без возможности восстановления</label></div>
+<div class="actions"><button type="submit" class="danger">Уничтожить</button></div></form>`
+}
+
 function reportPage(report: SubjectReport, texts: ReturnType<typeof categoryTexts>): Html {
   const cards = report.categories.find((c) => c.code === 'directory_cards')!.items
   const names = [...new Set(cards.map((c) => [c.last_name, c.first_name, c.middle_name].filter(Boolean).join(' ')))]
@@ -91,6 +116,21 @@ function reportPage(report: SubjectReport, texts: ReturnType<typeof categoryText
 <dt>Информационная система</dt><dd>${SYSTEM_NAME}</dd><dt>Сведения на</dt><dd>${when(new Date(report.generatedAt))}</dd></dl>
 <p class="muted small no-print">Чтобы приложить сведения к ответу, распечатайте страницу или сохраните её в PDF через «Печать» браузера (Ctrl+P): навигация и формы на печать не выводятся.</p></section>
 ${report.categories.map((c) => categorySection(c, texts))}`
+}
+
+function recordsPage(records: DestructionRecord[], nextBeforeId: number | null, texts: ReturnType<typeof destructionTexts>, basis: string | undefined): Html {
+  return html`<section class="card" aria-labelledby="records-title"><h2 id="records-title">Записи об уничтожении персональных данных</h2>
+<p class="small">Каждое уничтожение — по запросу человека или по истечении срока хранения — записывается здесь: когда, кто, какие категории и сколько записей. Человек назван псевдонимом из журнала действий; его имя остаётся в запросе под указанным номером.</p>
+<div class="actions no-print"><a class="btn secondary" href="/admin/destruction-records.csv">Выгрузить CSV</a>
+${basis !== 'request' ? html`<a class="btn secondary" href="/admin/destruction-records?basis=request">Только по запросам</a>` : html`<a class="btn secondary" href="/admin/destruction-records">Все</a>`}</div>
+${records.length
+    ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Записи об уничтожении"><table><thead><tr><th scope="col">№</th><th scope="col">Когда</th><th scope="col">Основание</th><th scope="col">Запрос</th><th scope="col">Кто</th><th scope="col">Субъект (псевдоним)</th><th scope="col">Что уничтожено</th><th scope="col">Причина</th></tr></thead><tbody>
+${records.map((r) => html`<tr><td>${r.id}</td><td>${when(r.at)}</td><td>${texts.basis(r.basis)}</td><td>${r.requestNumber ? html`№ ${r.requestNumber} от ${r.requestDate ? day(r.requestDate) : '—'}` : '—'}</td>
+<td>${texts.actor(r)}</td><td>${r.subjectToken ? html`<code class="small">${r.subjectToken}</code>` : '—'}</td>
+<td><ul class="small">${r.categories.filter((c) => c.count > 0).map((c) => html`<li>${texts.category(c.category)}: ${c.count} (${texts.action(c.action)})</li>`)}</ul></td><td>${r.reason}</td></tr>`)}
+</tbody></table></div>`
+    : html`<p>Записей нет.</p>`}
+${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/destruction-records${queryString({ basis, before_id: nextBeforeId })}">Более ранние</a></div>` : ''}</section>`
 }
 
 function lookupForms(csrf: string): Html {
@@ -122,7 +162,7 @@ export const subjectConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (code === 'invalid_snils' || code === 'lookup_required') return render(request, reply, { title: REPORT_TITLE, section: 'users', error: code, body: (csrf) => lookupForms(csrf) }, 400)
       throw err
     }
-    return render(request, reply, { title: REPORT_TITLE, section: 'users', ...notices, body: () => reportPage(report, texts) })
+    return render(request, reply, { title: REPORT_TITLE, section: 'users', ...notices, body: (csrf) => html`${reportPage(report, texts)}${caller.role === 'admin' ? erasureForm(report, csrf) : ''}` })
   }
 
   app.get('/admin/subjects/report', { schema: { ...HIDE, querystring: ReportQuery } }, async (request, reply) => {
@@ -133,5 +173,61 @@ export const subjectConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/subjects/report', { schema: { ...HIDE, body: ReportForm }, preHandler: app.csrfProtection }, async (request, reply) => {
     const { _csrf: _, ...input } = request.body
     return show(request, reply, input)
+  })
+
+  const EraseForm = Type.Object({
+    journal_user_id: Ident,
+    subject: Ident,
+    request_number: Type.Optional(Type.String({ maxLength: 200 })),
+    request_date: Type.Optional(Type.String({ maxLength: 10 })),
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+    confirm: Type.Optional(Type.String({ maxLength: 10 })),
+    _csrf: Type.Optional(Type.String()),
+  })
+
+  app.post('/admin/subjects/erase', { schema: { ...HIDE, body: EraseForm }, preHandler: app.csrfProtection }, async (request, reply) => {
+    const b = request.body
+    const back = `/admin/subjects/report${queryString({ journal_user_id: b.journal_user_id, subject: b.subject })}`
+    return formAction(reply, back, async () => {
+      if (b.confirm !== 'yes') throw new ApiError(400, 'confirm_required', 'Confirm the erasure')
+      await eraseSubject(app.db, app.config, requireCaller(request), {
+        lookup: lookupOf({ journal_user_id: b.journal_user_id, subject: b.subject }),
+        requestNumber: b.request_number,
+        requestDate: b.request_date,
+        reason: b.reason,
+      })
+      return { done: 'erased', to: '/admin/destruction-records' }
+    })
+  })
+
+  const RecordsQuery = Type.Object({
+    basis: Type.Optional(Type.Union([Type.Literal(''), Type.Literal('request'), Type.Literal('retention')])),
+    before_id: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    ...NoticeQuery,
+  })
+
+  const readerOf = (request: FastifyRequest): SupportCaller => {
+    const caller = requireCaller(request)
+    requireEveryOrganization(caller)
+    return caller
+  }
+
+  app.get('/admin/destruction-records', { schema: { ...HIDE, querystring: RecordsQuery } }, async (request, reply) => {
+    readerOf(request)
+    const basis = request.query.basis || undefined
+    const { records, nextBeforeId } = await listDestructionRecords(app.db, { limit: 100, beforeId: request.query.before_id, basis })
+    return render(request, reply, {
+      title: 'Уничтожение персональных данных',
+      section: 'destruction',
+      done: request.query.done,
+      error: request.query.error,
+      body: () => recordsPage(records, nextBeforeId, destructionTexts(app.config), basis),
+    })
+  })
+
+  app.get('/admin/destruction-records.csv', { schema: HIDE }, async (request, reply) => {
+    const caller = readerOf(request)
+    await auditSupportRead(app.db, caller, 'support.export', { details: { export: 'destruction_records' } })
+    return sendCsv(reply, 'destruction-records.csv', DESTRUCTION_CSV_HEADER, destructionCsvRows(app.db, destructionTexts(app.config), formatMoscowTime, SYSTEM_NAME))
   })
 }
