@@ -355,13 +355,24 @@ export async function pendingCounts(db: Queryable): Promise<{ clientId: string; 
 
 /**
  * EVENTS_RETENTION_DAYS: delivered and failed rows, and SETs a polling journal never acknowledged,
- * go after that many days; a pushed row still being retried stays until it is given up.
+ * go after that many days; a pushed row still being retried stays until it is given up. They name
+ * journal users, so the purge writes a destruction record (src/subjects/destruction.ts) in its
+ * statement.
  */
 export async function purgeOutbox(db: Queryable, retentionDays: number): Promise<number> {
-  const { rowCount } = await db.query(
-    `DELETE FROM event_outbox WHERE created_at < now() - make_interval(days => $1)
-       AND (status <> 'pending' OR delivery = 'poll' OR give_up_at < now())`,
+  const { rows } = await db.query<{ n: number }>(
+    `WITH gone AS (
+       DELETE FROM event_outbox WHERE created_at < now() - make_interval(days => $1)
+         AND (status <> 'pending' OR delivery = 'poll' OR give_up_at < now())
+       RETURNING 1
+     ), counted AS (SELECT count(*)::int AS n FROM gone),
+     recorded AS (
+       INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
+       SELECT 'retention', 'system', 'housekeeping', 'events retention period ended',
+              jsonb_build_array(jsonb_build_object('category', 'journal_events', 'action', 'deleted', 'count', n)), n
+       FROM counted WHERE n > 0)
+     SELECT n FROM counted`,
     [retentionDays],
   )
-  return rowCount ?? 0
+  return rows[0]?.n ?? 0
 }

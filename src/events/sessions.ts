@@ -50,7 +50,18 @@ export async function endBrowserSessions(db: Queryable, who: { browser: Buffer |
   )
 }
 
+/** Session records past LOGIN_SESSION_KEEP_DAYS go, with a destruction record (src/subjects/destruction.ts) in the same statement. */
 export async function purgeLoginSessions(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(`DELETE FROM login_sessions WHERE created_at < now() - make_interval(days => $1)`, [LOGIN_SESSION_KEEP_DAYS])
-  return rowCount ?? 0
+  const { rows } = await db.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM login_sessions WHERE created_at < now() - make_interval(days => $1) RETURNING 1),
+          counted AS (SELECT count(*)::int AS n FROM gone),
+          recorded AS (
+            INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
+            SELECT 'retention', 'system', 'housekeeping', 'login session records kept long enough',
+                   jsonb_build_array(jsonb_build_object('category', 'login_sessions', 'action', 'deleted', 'count', n)), n
+            FROM counted WHERE n > 0)
+     SELECT n FROM counted`,
+    [LOGIN_SESSION_KEEP_DAYS],
+  )
+  return rows[0]?.n ?? 0
 }

@@ -291,7 +291,8 @@ export async function relationsPage(
  * ЕСИА's side of mismatches (a birth date, a SNILS HMAC) is kept for the failed attempts'
  * retention and then erased, with the destruction recorded in the same statement (Приказ РКН
  * № 179: which categories, why, when). The states themselves stay: they are facts about the
- * journal's cards. Returns how many relations lost their ЕСИА data.
+ * journal's cards. A destruction record (src/subjects/destruction.ts) goes with the audit event.
+ * Returns how many relations lost their ЕСИА data.
  */
 export async function purgeGuardianEvidence(db: Queryable, retentionDays: number): Promise<number> {
   const { rows } = await db.query<{ cleared: number }>(
@@ -305,6 +306,11 @@ export async function purgeGuardianEvidence(db: Queryable, retentionDays: number
        SELECT 'data.destroyed', 'system', 'housekeeping', 'failed-attempt retention period ended',
               jsonb_build_object('table', 'guardian_checks', 'count', cleared, 'retention_days', $1::int,
                                  'categories', jsonb_build_array('дата рождения ребёнка', 'СНИЛС ребёнка (HMAC)'))
+       FROM counted WHERE cleared > 0),
+     recorded AS (
+       INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
+       SELECT 'retention', 'system', 'housekeeping', 'failed-attempt retention period ended',
+              jsonb_build_array(jsonb_build_object('category', 'guardians', 'action', 'deleted', 'count', cleared)), cleared
        FROM counted WHERE cleared > 0)
      SELECT cleared FROM counted`,
     [retentionDays],

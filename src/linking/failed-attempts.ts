@@ -45,7 +45,8 @@ export async function recordFailedAttempt(db: Queryable, snilsKey: string, input
 
 /**
  * Deletes attempts older than the retention period and records the destruction (Приказ РКН № 179:
- * what categories were destroyed, why, when) in the same statement; returns how many went.
+ * what categories were destroyed, why, when) in the same statement — a `data.destroyed` audit event
+ * and a destruction record (src/subjects/destruction.ts); returns how many went.
  */
 export async function purgeFailedAttempts(db: Queryable, retentionDays: number): Promise<number> {
   const { rows } = await db.query<{ removed: number }>(
@@ -56,6 +57,11 @@ export async function purgeFailedAttempts(db: Queryable, retentionDays: number):
             SELECT 'data.destroyed', 'system', 'housekeeping', 'failed-attempt retention period ended',
                    jsonb_build_object('table', 'failed_attempts', 'count', removed, 'retention_days', $1::int,
                                       'categories', jsonb_build_array('фамилия', 'имя', 'отчество', 'дата рождения', 'СНИЛС (HMAC)'))
+            FROM counted WHERE removed > 0),
+          recorded AS (
+            INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
+            SELECT 'retention', 'system', 'housekeeping', 'failed-attempt retention period ended',
+                   jsonb_build_array(jsonb_build_object('category', 'failed_attempts', 'action', 'deleted', 'count', removed)), removed
             FROM counted WHERE removed > 0)
      SELECT removed FROM counted`,
     [retentionDays],
