@@ -84,12 +84,18 @@ export async function buildSubjectReport(db: Queryable, caller: SupportCaller, p
   )
 
   const guardians = await db.query<{ parent_id: string; child_id: string; state: string | null; reasons: string[] | null; esia_birth_date: string | null; esia_snils: boolean; checked_at: Date | null }>(
-    `SELECT r.parent_id, r.child_id, g.state, g.reasons, g.esia_birth_date, g.esia_snils_hmac IS NOT NULL AS esia_snils, g.checked_at
-     FROM journal_user_relations r
+    // Each way a relation names the person through its own index, then the pairs joined once.
+    `WITH pairs AS (
+       SELECT parent_id, child_id FROM journal_user_relations WHERE parent_id = ANY($1)
+       UNION SELECT parent_id, child_id FROM journal_user_relations WHERE child_id = ANY($1)
+       UNION SELECT parent_id, child_id FROM guardian_checks WHERE upstream_subject = ANY($2)
+       UNION SELECT parent_id, child_id FROM guardian_checks WHERE esia_snils_hmac = ANY($3)
+     )
+     SELECT r.parent_id, r.child_id, g.state, g.reasons, g.esia_birth_date, g.esia_snils_hmac IS NOT NULL AS esia_snils, g.checked_at
+     FROM pairs r
      JOIN journal_users p ON p.id = r.parent_id JOIN journal_users c ON c.id = r.child_id
      LEFT JOIN guardian_checks g ON g.parent_id = r.parent_id AND g.child_id = r.child_id
-     WHERE (r.parent_id = ANY($1) OR r.child_id = ANY($1) OR g.upstream_subject = ANY($2) OR g.esia_snils_hmac = ANY($3))
-       AND (${inScope('p.organization_id', 4)} OR ${inScope('c.organization_id', 4)})
+     WHERE ${inScope('p.organization_id', 4)} OR ${inScope('c.organization_id', 4)}
      ORDER BY r.parent_id, r.child_id`,
     [ids, subjects, snilsHmacs, scope],
   )
@@ -98,10 +104,13 @@ export async function buildSubjectReport(db: Queryable, caller: SupportCaller, p
        OR details->>'previous_subject' = ANY($2)) AND ${inScope('organization_id', 3)}`
   const auditCount = await db.query<{ n: number; newest: Date | null }>(`SELECT count(*)::int AS n, max(at) AS newest FROM audit_events WHERE ${auditWhere}`, [ids, subjects, scope])
   const audit = await db.query<{ id: number; at: Date; type: string; actor_kind: string; actor_id: string | null; actor_login: string | null; journal_user_id: string | null; organization_id: string | null; reason: string | null }>(
-    `SELECT e.id, e.at, e.type, e.actor_kind, CASE WHEN e.actor_kind = 'person' THEN NULL ELSE e.actor_id END AS actor_id,
+    // Materialised first: with ORDER BY id LIMIT alone the planner walks the whole trail backwards
+    // by its primary key, hoping to meet the person's rows early (bench/subjects.ts).
+    `WITH named AS MATERIALIZED (SELECT * FROM audit_events WHERE ${auditWhere})
+     SELECT e.id, e.at, e.type, e.actor_kind, CASE WHEN e.actor_kind = 'person' THEN NULL ELSE e.actor_id END AS actor_id,
        (SELECT a.login FROM support_accounts a WHERE e.actor_kind = 'support' AND a.id = e.actor_id) AS actor_login,
        e.journal_user_id, e.organization_id, e.reason
-     FROM audit_events e WHERE ${auditWhere} ORDER BY e.id DESC LIMIT ${AUDIT_ITEMS}`,
+     FROM named e ORDER BY e.id DESC LIMIT ${AUDIT_ITEMS}`,
     [ids, subjects, scope],
   )
 

@@ -40,8 +40,18 @@ CREATE INDEX audit_events_subject_idx ON audit_events (upstream_subject) WHERE u
 CREATE INDEX audit_events_moved_to_idx ON audit_events ((details->>'moved_to')) WHERE details->>'moved_to' IS NOT NULL;
 CREATE INDEX audit_events_moved_from_idx ON audit_events ((details->>'moved_from')) WHERE details->>'moved_from' IS NOT NULL;
 CREATE INDEX audit_events_previous_subject_idx ON audit_events ((details->>'previous_subject')) WHERE details->>'previous_subject' IS NOT NULL;
+-- The same for the failed attempts and guardian checks of a person known by ЕСИА account or SNILS
+-- (the card ids are indexed already): guardian_checks grows with the region's directory.
+CREATE INDEX failed_attempts_subject_idx ON failed_attempts (upstream_subject) WHERE upstream_subject IS NOT NULL;
+CREATE INDEX failed_attempts_snils_idx ON failed_attempts (person_snils_hmac) WHERE person_snils_hmac IS NOT NULL;
+CREATE INDEX guardian_checks_subject_idx ON guardian_checks (upstream_subject);
+CREATE INDEX guardian_checks_esia_snils_idx ON guardian_checks (esia_snils_hmac) WHERE esia_snils_hmac IS NOT NULL;
 
 -- Down Migration
+DROP INDEX guardian_checks_esia_snils_idx;
+DROP INDEX guardian_checks_subject_idx;
+DROP INDEX failed_attempts_snils_idx;
+DROP INDEX failed_attempts_subject_idx;
 DROP INDEX audit_events_previous_subject_idx;
 DROP INDEX audit_events_moved_from_idx;
 DROP INDEX audit_events_moved_to_idx;
