@@ -13,7 +13,7 @@ import { createUpstreamAdapter } from './upstream/index.js'
 /**
  * Entry point: configuration, database (external or embedded), migrations, listen, graceful
  * shutdown. With IDP_KIND=mock (the default in development) it also starts the bundled mock ЕСИА
- * and the demo journal with demo data, so `npm start` shows the whole product; with esia or oidc
+ * (unless ESIA_URL names one already running) and the demo journal with demo data, so `npm start` shows the whole product; with esia or oidc
  * it starts the bridge alone, as production does. Everything the bridge does is in `app.ts`.
  */
 async function main(): Promise<void> {
@@ -32,10 +32,14 @@ async function main(): Promise<void> {
 
   // The mock must listen before the adapter is built: the adapter reads the mock's token keys.
   // Development parts are loaded only when used: a production start never imports them.
-  const mock = config.idp.kind === 'mock'
-    ? await (await import('./mock-idp/bridge-client.js')).startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) })
+  // ESIA_URL with IDP_KIND=mock means a mock already running (`npm run mock-esia`): use it.
+  const separateMock = config.idp.kind === 'mock' && config.idp.esia.url !== undefined
+  const mockModule = config.idp.kind === 'mock' ? await import('./mock-idp/bridge-client.js') : undefined
+  const mock = mockModule && !separateMock
+    ? await mockModule.startBundledMockEsia(config, { logger: log.child({ component: 'mock-esia' }) })
     : undefined
-  const upstream = await createUpstreamAdapter(config, mock ? { testSigningKey: mock.testKey.privateKey, ...(mock.gostTestKey ? { gostTestKey: mock.gostTestKey } : {}) } : {})
+  const mockKeys = mock ?? (mockModule && separateMock ? await mockModule.useSeparateMockEsia(config) : undefined)
+  const upstream = await createUpstreamAdapter(config, mockKeys ? { testSigningKey: mockKeys.testKey.privateKey, ...(mockKeys.gostTestKey ? { gostTestKey: mockKeys.gostTestKey } : {}) } : {})
   await checkUpstreamIssuer(pool, upstream.issuer, { development: config.idp.kind === 'mock' })
 
   if (demo) {
@@ -63,7 +67,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host })
   const lines = [`Мост ЕСИА (esia-bridge):      ${config.publicUrl}    (health: ${config.publicUrl}/readyz)`]
-  if (mock) lines.push(`Тестовый вход Госуслуг (mock): ${mock.url}`, `  ${mock.signature}`)
+  if (mockKeys) lines.push(`Тестовый вход Госуслуг (mock): ${mockKeys.url}`, `  ${mockKeys.signature}`)
   if (demo) {
     const { startDemoJournal } = await import('./demo-journal/index.js')
     journal = await startDemoJournal({

@@ -48,3 +48,15 @@ export async function startBundledMockEsia(config: Config, opts: { logger?: Fast
     : 'client_secret: Ed25519 standing in for GOST (OpenSSL has no gost engine here: apt-get install libengine-gost-openssl)'
   return Object.assign(mock, { testKey, gostTestKey, signature })
 }
+
+/**
+ * IDP_KIND=mock with ESIA_URL set: a mock started separately (`npm run mock-esia`) with the same
+ * DATA_DIR. The bridge starts no mock of its own and signs with the test keys that mock registered;
+ * with another DATA_DIR the keys differ and the mock refuses `client_secret`, which it says.
+ */
+export async function useSeparateMockEsia(config: Config): Promise<{ url: string; testKey: TestKeyPair; gostTestKey: GostTestKey | undefined; signature: string }> {
+  const testKey = await loadOrCreateTestKeyFile(config.idp.esia.testKeyFile ?? defaultTestKeyFile(config.dataDir))
+  const gostTestKey = (await gostEngineAvailable()) ? await loadOrCreateGostTestKeyFile(defaultGostTestKeyFile(config.dataDir)) : undefined
+  const signature = `separate mock at ${config.idp.esia.url ?? ''}: keys from ${config.dataDir} (start it with the same DATA_DIR)`
+  return { url: config.idp.esia.url ?? '', testKey, gostTestKey, signature }
+}
