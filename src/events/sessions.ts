@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Queryable } from '../db/pool.js'
 import { BACKCHANNEL_LOGOUT } from './event-types.js'
 import { NOTIFY_CHANNEL } from './outbox.js'
@@ -13,7 +13,29 @@ import { NOTIFY_CHANNEL } from './outbox.js'
  * Ending sessions deletes their rows and queues a logout token for each in the outbox, in the same
  * statement; the sender (sender.ts) delivers them with the same retries as SETs.
  */
-export const newSessionId = (): string => randomBytes(24).toString('base64url')
+/**
+ * A login's `sid`: random, and — when the login came from a browser we know — tagged with that
+ * browser, so that /oauth2/logout can tell whether an ID token offered as `id_token_hint` came from a
+ * login in the very browser now asking to log out (sidMadeIn). The tag is SHA-256 over the random
+ * part and the browser's hash (itself a hash of a 256-bit secret cookie): it reveals nothing and
+ * only the browser holding the cookie matches it. Any ID token's signature alone proves nothing
+ * about whose browser this is — anyone can log in and get one of their own.
+ */
+export function newSessionId(browser?: Buffer): string {
+  const random = randomBytes(18).toString('base64url')
+  return browser ? `${random}.${browserTag(random, browser)}` : random
+}
+
+const browserTag = (random: string, browser: Buffer): string => createHash('sha256').update(random).update(browser).digest().subarray(0, 16).toString('base64url')
+
+/** Whether the login `sid` names was made from the browser whose hash is `browser`. */
+export function sidMadeIn(sid: string, browser: Buffer): boolean {
+  const [random, tag, extra] = sid.split('.')
+  if (!random || !tag || extra !== undefined) return false
+  const expected = Buffer.from(browserTag(random, browser))
+  const given = Buffer.from(tag)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
 
 /** Session records of logins nobody ended are dropped after this many days; a journal session that outlives it is not told of a later unlink. */
 export const LOGIN_SESSION_KEEP_DAYS = 30

@@ -32,8 +32,10 @@ export interface SuccessfulLogin {
 export interface IssueOptions {
   /** The card to log in as; null: the person's only card, when they have exactly one. */
   asCard: string | null
+  /** The browser the login came from: the `sid` is tagged with it (src/events/sessions.ts, newSessionId). */
+  browser?: BrowserHash | undefined
   /** Back-Channel Logout 1.0: the session is recorded, with its browser, for a client that will want to hear its end. */
-  session?: { browser: BrowserHash | undefined } | undefined
+  recordSession?: boolean | undefined
   /**
    * Госуслуги gave the children (kid_* scopes granted): a parent's card whose children are due a
    * new comparison (src/guardians/checks.ts, with these re-check hours) gets no code here; the
@@ -99,7 +101,7 @@ const ISSUE_CODE = `WITH cards AS (
 
 export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, opts: IssueOptions): Promise<IssuedLogin> {
   const code = newOpaqueToken()
-  const sid = newSessionId()
+  const sid = newSessionId(opts.browser)
   const { request, subject, auth } = login
   const { rows } = await db.query<CardRow & { logged_in: boolean; children_due: boolean }>({
     name: 'login.issue-code',
@@ -120,8 +122,8 @@ export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, opts
       opts.childrenRecheck?.confirmed ?? null,
       opts.childrenRecheck?.other ?? null,
       sid,
-      opts.session !== undefined,
-      opts.session?.browser ?? null,
+      opts.recordSession ?? false,
+      opts.browser ?? null,
     ],
   })
   return { code: rows.some((r) => r.logged_in) ? code : undefined, cards: rows.map(toCard), childrenDue: rows[0]?.children_due ?? false }

@@ -150,7 +150,7 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     const returning = { request: answered, subject: account.subject, auth, details: { method: 'link', chooser: false } }
     // A parent's card whose children are due a comparison with Госуслуги gets no code yet (below).
     const childrenRecheck = upstream.login.childrenAccess === 'given' ? recheckHours(app) : undefined
-    const issued = await issueLoginCode(app.db, returning, { asCard: null, session: sessionOf(app, request, login.clientId), childrenRecheck })
+    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, request, login.clientId), childrenRecheck })
     if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
     // One card and no code, nothing due: its link was removed a moment ago.
     if (issued.cards.length === 1 && !issued.childrenDue) return sendPage(reply, 410, loginGonePage())
@@ -254,12 +254,12 @@ async function choose(app: FastifyInstance, metrics: FlowMetrics, request: Fasti
 
 /** Back-Channel Logout 1.0: the session is recorded for a client that will want to hear its end. */
 const sessionOf = (app: FastifyInstance, request: FastifyRequest, clientId: string) =>
-  app.clients.get(clientId)?.backchannelLogout ? { browser: browserHash(request) } : undefined
+  ({ browser: browserHash(request), recordSession: app.clients.get(clientId)?.backchannelLogout !== undefined })
 
 /** The code for this card (still linked, the journal's redirect_uri still registered), or «start again». */
 async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin, journalUserId: string, onSuccess?: () => void) {
   const { code } = stillRegistered(app, login.request)
-    ? await issueLoginCode(app.db, login, { asCard: journalUserId, session: sessionOf(app, request, login.request.clientId) })
+    ? await issueLoginCode(app.db, login, { asCard: journalUserId, ...sessionOf(app, request, login.request.clientId) })
     : { code: undefined }
   // The journal dropped this redirect_uri, or support removed the link a moment ago: start again.
   if (!code) return sendPage(reply, 410, loginGonePage())

@@ -3,7 +3,7 @@ import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose'
 import { Type, type Static } from 'typebox'
 import { publicRateLimit } from '../http/rate-limit.js'
 import { ALG } from '../oidc-provider/keys.js'
-import { endBrowserSessions } from '../events/sessions.js'
+import { endBrowserSessions, sidMadeIn } from '../events/sessions.js'
 import { browserHash } from './browser.js'
 import { loggedOutPage, logoutQuestionPage } from './login-pages.js'
 import { forgetPendingLogins } from './login-pending.js'
@@ -26,9 +26,11 @@ import { htmlErrorHandler, sendPage } from './pages.js'
  * so a journal session opened through Госуслуги on this computer ends even where the journal itself
  * was not asked to log out.
  *
- * A logout no journal vouched for — without an `id_token_hint` that is an ID token of ours — is
- * asked first (OpenID Connect RP-Initiated Logout 1.0 §2): any site can send a browser here, and
- * without the question it could log the person out of every journal at once. The page «Выйти из
+ * A logout no journal vouched for is asked first (OpenID Connect RP-Initiated Logout 1.0 §2): any
+ * site can send a browser here, and without the question it could log the person out of every
+ * journal at once. A journal vouches with an `id_token_hint` that is an ID token of ours from a login
+ * made in this very browser (its `sid` is tagged with the browser: src/events/sessions.ts) — anyone
+ * can get an ID token of their own, so the signature alone proves nothing about whose browser it is. The page «Выйти из
  * журнала?» posts the journal's parameters back with a CSRF token; only then does the logout happen.
  * The endpoint takes POST as well as GET (§2), so a journal may also post its parameters itself.
  *
@@ -118,15 +120,16 @@ function carried(q: LogoutQuery): Record<string, string> {
 
 /**
  * A logout request, by GET or POST. `confirmed`: the person answered «Выйти» on our question page
- * (its CSRF token checked). Without that or a hint that is an ID token of ours, the question is asked.
+ * (its CSRF token checked). Without that or a hint vouching for this browser, the question is asked.
  */
 async function logout(app: FastifyInstance, q: LogoutQuery, confirmed: boolean, request: FastifyRequest, reply: FastifyReply) {
   const hinted = q.id_token_hint ? await hintedLogin(app, q.id_token_hint) : undefined
-  if (!hinted && !confirmed) return sendPage(reply, 200, logoutQuestionPage({ action: LOGOUT_PATH, fields: carried(q), csrfToken: reply.generateCsrf() }))
+  const browser = browserHash(request)
+  const vouched = hinted?.sid !== undefined && browser !== undefined && sidMadeIn(hinted.sid, browser)
+  if (!vouched && !confirmed) return sendPage(reply, 200, logoutQuestionPage({ action: LOGOUT_PATH, fields: carried(q), csrfToken: reply.generateCsrf() }))
   const { back, refused } = await logoutReturn(app, q, hinted)
   if (refused) request.log.warn({ client: q.client_id }, 'logout: post_logout_redirect_uri not confirmed for a registered client; not redirecting')
 
-  const browser = browserHash(request)
   if (browser) await forgetPendingLogins(app.db, browser)
   // Back-Channel Logout 1.0: the journals this browser logged in to hear of it (logout tokens).
   await endBrowserSessions(app.db, { browser, sid: hinted?.sid })

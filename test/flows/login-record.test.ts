@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withTransaction } from '../../src/db/pool.js'
 import { upsertCard, upsertOrganization, validateCard } from '../../src/directory/cards.js'
+import { sidMadeIn } from '../../src/events/sessions.js'
 import { issueLoginCode, type SuccessfulLogin } from '../../src/flows/login-record.js'
 import { saveLink } from '../../src/linking/links.js'
 import { hashToken } from '../../src/oidc-provider/codes.js'
@@ -110,11 +111,14 @@ describe('issuing a login code with the linked cards in one statement', () => {
   it('a journal that asked for the children, with back-channel logout: the children claim and the session, in the same statement', async () => {
     const withChildren = { ...login('1001'), request: { ...login('1001').request, children: true } }
     const browser = Buffer.alloc(32, 7)
-    const { code } = await issueLoginCode(db.pool, withChildren, { asCard: null, session: { browser } })
+    const { code } = await issueLoginCode(db.pool, withChildren, { asCard: null, browser, recordSession: true })
     const { payload } = (await db.pool.query('SELECT payload FROM authorization_codes WHERE code_hash = $1', [hashToken(code!)])).rows[0]
     expect(payload.children).toEqual([])
     const sessions = (await db.pool.query('SELECT client_id, journal_user_id, browser_hash FROM login_sessions WHERE sid = $1', [payload.sid])).rows
     expect(sessions).toEqual([{ client_id: JOURNAL_CLIENT.client_id, journal_user_id: 'one', browser_hash: browser }])
+    // The sid carries the browser it was made in, for /oauth2/logout to recognise (and nobody else).
+    expect(sidMadeIn(payload.sid, browser)).toBe(true)
+    expect(sidMadeIn(payload.sid, Buffer.alloc(32, 8))).toBe(false)
   })
 
   it('keeps its single-use rows out of the WAL, and what must last in it', async () => {

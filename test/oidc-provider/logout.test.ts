@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { generateKeyPair, SignJWT } from 'jose'
+import { newSessionId } from '../../src/events/sessions.js'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signIdToken, signLinkToken } from '../../src/oidc-provider/tokens.js'
@@ -44,6 +46,14 @@ describe('logout through the bridge and ЕСИА', () => {
     return { toEsia, last: await browser.get(`${back.pathname}${back.search}`) }
   }
 
+  /** The parent logs in through the chooser; the journal gets its tokens in this browser. */
+  async function logIn() {
+    const journey = await loginJourney(w, journal, 'parent-two-schools')
+    const chosen = await choose(journey.browser, await journey.browser.get(journey.landed.location!), 'u1001')
+    const { tokens } = await journal.receive(chosen.location!, journey.tx)
+    return { browser: journey.browser, tokens }
+  }
+
   beforeAll(async () => {
     w = await startFlowWorld()
     journal = new StockJournal(w)
@@ -68,10 +78,20 @@ describe('logout through the bridge and ЕСИА', () => {
   })
 
   it('an expired ID token is still a good hint: the journal’s session may outlive it', async () => {
+    const { browser, tokens } = await logIn()
     const { kid, key } = await w.app.signingKeys.current()
     const now = Math.floor(Date.now() / 1000)
-    const expired = await new SignJWT({ ...CLAIMS }).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).setIssuer(w.url).setAudience(JOURNAL_CLIENT.client_id).setSubject('u1001').setIssuedAt(now - 7200).setExpirationTime(now - 6600).sign(key)
-    const { last } = await logOut(new Browser(w.app), { id_token_hint: expired, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })
+    const sid = tokens.claims()!.sid
+    const expired = await new SignJWT({ ...CLAIMS, sid }).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).setIssuer(w.url).setAudience(JOURNAL_CLIENT.client_id).setSubject('u1001').setIssuedAt(now - 7200).setExpirationTime(now - 6600).sign(key)
+    const { last } = await logOut(browser, { id_token_hint: expired, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })
+    expect(last.location).toBe(POST_LOGOUT_REDIRECT)
+  })
+
+  it('an ID token of ours from a login in another browser vouches for nothing: this browser’s person is asked', async () => {
+    // Anyone can log in and get a valid ID token; a page of theirs must not log a visitor out with it.
+    const { tokens } = await logIn()
+    const visitor = new Browser(w.app)
+    const { last } = await logOut(visitor, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: POST_LOGOUT_REDIRECT }, true)
     expect(last.location).toBe(POST_LOGOUT_REDIRECT)
   })
 
@@ -80,10 +100,10 @@ describe('logout through the bridge and ЕСИА', () => {
     expect(last.location).toBe(`${POST_LOGOUT_REDIRECT}?state=s`)
   })
 
-  // [case, the parameters, whether the person is asked first (no ID token of ours as the hint)]
+  // [case, the parameters, whether the person is asked first (no ID token of ours from a login in this browser as the hint)]
   const notRedirected: [string, () => Promise<Record<string, string>>, boolean][] = [
-    ['an unregistered post_logout_redirect_uri', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: 'https://evil.example/' }), false],
-    ['a login redirect_uri used as the logout address', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: LOGIN_REDIRECT }), false],
+    ['an unregistered post_logout_redirect_uri', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: 'https://evil.example/' }), true],
+    ['a login redirect_uri used as the logout address', async () => ({ id_token_hint: await idToken(), post_logout_redirect_uri: LOGIN_REDIRECT }), true],
     ['a hint signed by someone else', async () => {
       const { privateKey } = await generateKeyPair('ES256')
       const forged = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'forged' }).setIssuer(w.url).setAudience(JOURNAL_CLIENT.client_id).setSubject('u1001').setIssuedAt().setExpirationTime('5m').sign(privateKey)
@@ -93,7 +113,7 @@ describe('logout through the bridge and ЕСИА', () => {
       id_token_hint: await signLinkToken(w.app.signingKeys, { issuer: w.url, clientId: JOURNAL_CLIENT.client_id, journalUserId: 'u1001', outcome: { result: 'linked', reasons: [], evidence: [], replaced: false } }),
       post_logout_redirect_uri: POST_LOGOUT_REDIRECT,
     }), true],
-    ['a hint for another client than client_id', async () => ({ id_token_hint: await idToken('journal-other'), client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT }), false],
+    ['a hint for another client than client_id', async () => ({ id_token_hint: await idToken('journal-other'), client_id: JOURNAL_CLIENT.client_id, post_logout_redirect_uri: POST_LOGOUT_REDIRECT }), true],
     ['an address with no client to confirm it', async () => ({ post_logout_redirect_uri: POST_LOGOUT_REDIRECT, client_id: 'unknown-journal' }), true],
   ]
   for (const [name, params, asked] of notRedirected) {
@@ -129,8 +149,11 @@ describe('logout without an upstream logout page', () => {
   afterAll(async () => t?.close())
 
   it('goes straight back to the registered address', async () => {
-    const token = await signIdToken(t.app.signingKeys, { issuer: 'http://bridge.test', clientId: JOURNAL_CLIENT.client_id, journalUserId: 'u1', nonce: null, claims: CLAIMS })
-    const res = await t.app.inject({ method: 'GET', url: `/oauth2/logout?${new URLSearchParams({ id_token_hint: token, post_logout_redirect_uri: POST_LOGOUT_REDIRECT, state: 'x' })}` })
+    // The browser the login was made in: its cookie, and the sid tagged with it.
+    const browserId = 'b'.repeat(43)
+    const sid = newSessionId(createHash('sha256').update(browserId).digest())
+    const token = await signIdToken(t.app.signingKeys, { issuer: 'http://bridge.test', clientId: JOURNAL_CLIENT.client_id, journalUserId: 'u1', nonce: null, claims: { ...CLAIMS, sid } })
+    const res = await t.app.inject({ method: 'GET', url: `/oauth2/logout?${new URLSearchParams({ id_token_hint: token, post_logout_redirect_uri: POST_LOGOUT_REDIRECT, state: 'x' })}`, cookies: { 'bridge-browser': browserId } })
     expect(res.statusCode).toBe(303)
     expect(res.headers.location).toBe(`${POST_LOGOUT_REDIRECT}?state=x`)
   })
