@@ -22,7 +22,10 @@ describe('a journal that does not answer', () => {
     Array.from({ length: n }, (_, i) => ({ type: LINK_REMOVED, subject: `card-${from + i}`, data: { journal_user_id: `card-${from + i}`, organization_id: 'school-1', by: 'journal', reason_code: 'unlinked' } }))
   const queue = (events: LinkEvent[]) => withTransaction(t.db.pool, (tx) => queueLinkEvents(tx, events))
   const rowsOfHanging = async () =>
-    (await t.db.pool.query<{ attempts: number; last_status: string | null; next_attempt_at: Date }>(`SELECT attempts, last_status, next_attempt_at FROM event_outbox WHERE client_id = $1 ORDER BY id`, [HANGING_ID])).rows
+    (await t.db.pool.query<{ attempts: number; last_status: string | null; next_attempt_at: Date; in_flight: boolean }>(
+      `SELECT attempts, last_status, next_attempt_at, coalesce(leased_until > now(), false) AS in_flight FROM event_outbox WHERE client_id = $1 ORDER BY id`,
+      [HANGING_ID],
+    )).rows
 
   beforeAll(async () => {
     hanging = await startReceiver()
@@ -59,10 +62,21 @@ describe('a journal that does not answer', () => {
       await new Promise((r) => setTimeout(r, 100))
       rows = await rowsOfHanging()
     }
-    const retryAt = Math.min(...rows.filter((r) => r.last_status === 'timeout').map((r) => r.next_attempt_at.getTime()))
-    const untried = rows.filter((r) => r.attempts === 0)
-    expect(untried.length).toBeGreaterThan(0)
-    for (const r of untried) expect(r.next_attempt_at.getTime()).toBeGreaterThanOrEqual(retryAt)
+    // The deferral follows the timed-out row's settlement as its own statement, and rows already
+    // being sent (leased, not yet settled) keep their own time: look at the waiting ones once settled.
+    const deferred = async () => {
+      const now = await rowsOfHanging()
+      const retryAt = Math.min(...now.filter((r) => r.last_status === 'timeout').map((r) => r.next_attempt_at.getTime()))
+      const waiting = now.filter((r) => r.attempts === 0 && !r.in_flight)
+      return { waiting, early: waiting.filter((r) => r.next_attempt_at.getTime() < retryAt) }
+    }
+    let state = await deferred()
+    for (let tries = 0; state.early.length > 0 && tries < 50; tries++) {
+      await new Promise((r) => setTimeout(r, 100))
+      state = await deferred()
+    }
+    expect(state.waiting.length).toBeGreaterThan(0)
+    expect(state.early).toEqual([])
 
     await queue(removed(5, 100))
     await healthy.waitFor('/events', 35, 30_000)
