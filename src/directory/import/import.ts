@@ -188,11 +188,13 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
           keep_invalid_snils: opts.keepInvalidSnils ?? false,
         },
       })
+      const changed = report.inserted + report.updated + report.deleted + report.relations_added + report.relations_removed > 0
       // Fresh planner statistics for what the import changed, committed with it: the reports asked
       // right after a nightly import are planned on the new directory, not on whatever (or nothing)
       // was there before — autovacuum may be off, or not come round for a while.
-      await analyzeDirectory(client)
+      if (changed) await analyzeDirectory(client)
       await client.query('COMMIT')
+      if (changed) await vacuumDirectory(client)
     }
     lap('finish_ms', t)
     report.duration_ms = Math.round(performance.now() - started)
@@ -215,6 +217,18 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
  */
 export async function analyzeDirectory(tx: Tx): Promise<void> {
   await tx.query('ANALYZE journal_users, journal_user_relations, organizations')
+}
+
+/**
+ * After the commit (VACUUM cannot run in a transaction): the rows just written carry no hint bits
+ * yet, so the first reader of each one — the first report after a nightly import — would look up
+ * its transaction's fate and write the page back; measured on the largest school of a
+ * 400 000-card import, its first scan 172 ms against 51–86 ms after. VACUUM does it once, here, and
+ * marks the pages all-visible; only pages changed since the last VACUUM are visited. The import is
+ * committed by then: a VACUUM that fails is left to autovacuum.
+ */
+async function vacuumDirectory(client: pg.Client): Promise<void> {
+  await client.query('VACUUM journal_users, journal_user_relations').catch(() => {})
 }
 
 async function assertOrganizationExists(tx: Tx, id: string): Promise<void> {
