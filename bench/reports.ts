@@ -25,7 +25,8 @@ import { SYNTHETIC_ORGANIZATIONS, organizationId, syntheticJournalCsv } from './
  * Autovacuum is off on the directory's tables and nobody runs ANALYZE: what the import leaves is
  * what the reports get. Then, at once and again warm, over HTTP as support would ask: the
  * whole-directory report, the largest school's report, the first page of its problem list and its
- * CSV. A request that does not answer within `--client-timeout-s` (60) counts as no answer.
+ * CSV (warm: the best of three). A request that does not answer within `--client-timeout-s` (60)
+ * counts as no answer.
  */
 const SECRETS = {
   snilsHmacKey: 'bench-reports-snils-hmac-key-0123456789abcdef01',
@@ -89,6 +90,8 @@ const bench: BenchModule = {
       const r = imported.result
       const cards = (await ctx.pool.query<{ n: number; largest: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE organization_id = $1)::int AS largest FROM journal_users`, [organizationId(0)])).rows[0]!
       ctx.print(`import of ${rows.toLocaleString('en')} rows into a directory of demo cards: ${imported.seconds.toFixed(1)} s (inserted ${r.inserted}, rejected ${r.rejected}); ${cards.n.toLocaleString('en')} cards, the largest school ${cards.largest.toLocaleString('en')}`)
+      const it = r.timings
+      ctx.print(`  waiting for the file ${(it.reading_ms / 1000).toFixed(1)} s · COPY ${(it.copy_ms / 1000).toFixed(1)} s · checks ${(it.checks_ms / 1000).toFixed(1)} s · merge ${(it.merge_ms / 1000).toFixed(1)} s · finish (ANALYZE, commit, VACUUM) ${(it.finish_ms / 1000).toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(1)}`)
 
       await app.listen({ port, host: '127.0.0.1' })
       const base = `http://127.0.0.1:${port}`
@@ -102,7 +105,12 @@ const bench: BenchModule = {
       const results: Record<'cold' | 'warm', Partial<Record<Key, Timed>>> = { cold: {}, warm: {} }
       for (const pass of ['cold', 'warm'] as const) {
         for (const { key, what } of TARGETS) {
-          const t = await timedGet(urls[key], clientTimeoutMs)
+          // Warm: the best of three, so that other work on the machine weighs less.
+          let t = await timedGet(urls[key], clientTimeoutMs)
+          for (let i = 1; pass === 'warm' && t.status === 200 && i < 3; i++) {
+            const again = await timedGet(urls[key], clientTimeoutMs)
+            if (again.status === 200 && again.ms < t.ms) t = again
+          }
           results[pass][key] = t
           ctx.print(`${pass}: ${what}: ${t.status === 'no answer' ? `no answer in ${clientTimeoutMs / 1000} s` : `${t.ms.toFixed(0)} ms (HTTP ${t.status}, ${(t.bytes / 1024).toFixed(0)} KB)`}`)
         }
