@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js'
 
 /**
  * ЕСИА's side of a mismatch (the birth date, the SNILS as HMAC) is kept for support only for the
- * failed attempts' retention (DESIGN.md §Guardians; docs/matching.md «Children»): then it is erased
+ * failed attempts' retention (docs/matching.md «Children»): then it is erased
  * with a `data.destroyed` event in the same statement, while the relation's state — a fact about the
  * journal's cards — stays.
  */
