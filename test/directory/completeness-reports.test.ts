@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withReport, ReportUnavailable } from '../../src/db/report-query.js'
 import { ConsoleClient, pageText } from '../admin/console-client.js'
@@ -29,7 +30,7 @@ const activeReportQueries = async (t: TestApp) =>
   (
     await t.db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' AND query ~ '(journal_users|pg_sleep)'`,
+       WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query ~ '(journal_users|pg_sleep)'`,
     )
   ).rows[0]!.n
 
@@ -153,6 +154,10 @@ describe('completeness reports at a region’s scale', () => {
     const list = await browser.get('/admin/completeness/problems?organization_id=small-school&role=parent&problem=parents_without_children')
     expect(pageText(list)).toContain('Орлов Олег Олегович')
     expect(pageText(list)).toContain('Родитель без детей в журнале')
+    // «нет» in the file: the card says so, and lists nothing to fill in.
+    const card = pageText(await browser.get('/admin/users/s-child-3'))
+    expect(card).toContain('Орлова Ада (нет отчества)')
+    expect(card).not.toContain('Не указано отчество')
   })
 
   describe('a report past its statement timeout', () => {
@@ -190,6 +195,31 @@ describe('completeness reports at a region’s scale', () => {
     await expect(running).rejects.toBeInstanceOf(Error)
     for (let i = 0; i < 100 && (await activeReportQueries(t)) > 0; i++) await new Promise((r) => setTimeout(r, 50))
     expect(await activeReportQueries(t)).toBe(0)
+  })
+
+  it('cancels the report of a journal that hung up (HTTP), leaving no query behind', async () => {
+    // The report waits behind a lock for as long as the test wants: a report that would run long.
+    // A timeout longer than the test waits: only the cancel can end the query.
+    const patient = await buildTestApp({ db: t.db, env: { REPORT_STATEMENT_TIMEOUT_MS: '30000' } })
+    const blocker = await t.db.pool.connect()
+    await blocker.query('BEGIN')
+    await blocker.query('LOCK TABLE journal_users IN ACCESS EXCLUSIVE MODE')
+    try {
+      await patient.app.listen({ port: 0, host: '127.0.0.1' })
+      const { port } = patient.app.server.address() as AddressInfo
+      const controller = new AbortController()
+      const request = fetch(`http://127.0.0.1:${port}/api/v1/directory/reports/completeness?organization_id=${BIG}`, { headers: journal, signal: controller.signal }).catch(() => 'aborted')
+      for (let i = 0; i < 200 && (await activeReportQueries(t)) === 0; i++) await new Promise((r) => setTimeout(r, 25))
+      expect(await activeReportQueries(t)).toBe(1)
+      controller.abort()
+      expect(await request).toBe('aborted')
+      for (let i = 0; i < 200 && (await activeReportQueries(t)) > 0; i++) await new Promise((r) => setTimeout(r, 25))
+      expect(await activeReportQueries(t)).toBe(0)
+    } finally {
+      await blocker.query('ROLLBACK')
+      blocker.release()
+      await patient.close()
+    }
   })
 
   it('turns a cancelled statement into ReportUnavailable', async () => {
