@@ -132,7 +132,9 @@ async function logout(app: FastifyInstance, q: LogoutQuery, confirmed: boolean, 
 
   if (browser) await forgetPendingLogins(app.db, browser)
   // Back-Channel Logout 1.0: the journals this browser logged in to hear of it (logout tokens).
-  await endBrowserSessions(app.db, { browser, sid: hinted?.sid })
+  // A hint's own login ends only when it was made in this browser: an ID token copied out of
+  // someone's history must not end their session elsewhere, even after «Выйти» here.
+  await endBrowserSessions(app.db, { browser, sid: vouched ? hinted.sid : undefined })
 
   const upstreamLogout = app.upstream?.logoutUrl?.({ redirectUrl: `${app.config.publicUrl}${DONE_PATH}` })
   if (!upstreamLogout) return finish(reply, back, refused)

@@ -106,6 +106,17 @@ describe('back-channel logout to the journal', () => {
     expect(rows).toEqual([{ sid: elsewhere.claims.sid }])
   })
 
+  it('someone else’s ID token, used in another browser, ends nothing of theirs even after «Выйти»', async () => {
+    await outboxSettled(w.app)
+    const victim = await logIn()
+    const other = new Browser(w.app)
+    const asked = await other.get(`/oauth2/logout?${new URLSearchParams({ id_token_hint: victim.idToken, post_logout_redirect_uri: POST_LOGOUT_REDIRECT })}`)
+    expect(textOf(asked.body)).toContain('Выйти из журнала?')
+    expect((await other.press(asked, 'Выйти')).status).toBe(303)
+    const { rows } = await w.db.pool.query(`SELECT 1 FROM login_sessions WHERE sid = $1`, [victim.claims.sid])
+    expect(rows).toHaveLength(1)
+  })
+
   it('a logout without a hint ends the sessions this browser opened, once the person says «Выйти»; a fresh browser’s logout ends none', async () => {
     await outboxSettled(w.app)
     const { rows: before } = await w.db.pool.query(`SELECT sid FROM login_sessions`)
