@@ -181,6 +181,11 @@ describe('completeness reports at a region’s scale', () => {
       expect(page.statusCode).toBe(503)
       expect(page.headers['retry-after']).toBeDefined()
       expect(pageText(page)).toContain('Отчёт сейчас недоступен, попробуйте позже')
+      // An export that never happened is not recorded as one.
+      const exports = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE type = 'support.export'`)).rows[0].n
+      const before = await exports()
+      expect((await browser.get(`/admin/completeness/problems.csv?organization_id=${BIG}`)).statusCode).toBe(503)
+      expect(await exports()).toBe(before)
       expect(await activeReportQueries(t)).toBe(0)
     })
   })

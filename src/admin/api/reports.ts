@@ -107,8 +107,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const filter = { organizationId: q.organization_id, role: q.role, problem: q.problem }
       checkOrganizationFilter(caller, filter.organizationId)
+      // Recorded once the report answers: a report that times out (503) exported nothing.
+      const rows = await problemCardsCsvRows(app.db, report(reply), caller, filter, roleName)
       await auditSupportRead(app.db, caller, 'support.export', { organizationId: q.organization_id ?? null, details: { export: 'problem_cards', problem: q.problem ?? null } })
-      return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, await problemCardsCsvRows(app.db, report(reply), caller, filter, roleName))
+      return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, rows)
     },
   )
 }

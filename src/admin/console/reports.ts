@@ -131,7 +131,9 @@ ${page.next_after ? html`<div class="pager"><a class="btn secondary" href="/admi
     const q = request.query
     const filter = { organizationId: q.organization_id || undefined, role: q.role || undefined, problem: q.problem || undefined }
     checkOrganizationFilter(caller, filter.organizationId)
+    // Recorded once the report answers: a report that times out (503) exported nothing.
+    const rows = await problemCardsCsvRows(app.db, report(reply), caller, filter, roleName)
     await auditSupportRead(app.db, caller, 'support.export', { organizationId: filter.organizationId ?? null, details: { export: 'problem_cards', problem: filter.problem ?? null } })
-    return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, await problemCardsCsvRows(app.db, report(reply), caller, filter, roleName))
+    return sendCsv(reply, 'problem-cards.csv', PROBLEM_CARDS_CSV_HEADER, rows)
   })
 }
