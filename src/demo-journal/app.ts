@@ -70,7 +70,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
   const users = new Map(opts.directory.users.map((u) => [u.id, u]))
   const secure = opts.publicUrl.startsWith('https://')
 
-  const view = (id: string): JournalUserView | undefined => {
+  const view = (id: string, csrf: string): JournalUserView | undefined => {
     const u = users.get(id)
     if (!u) return undefined
     const middleName = u.middle_name?.trim() || null
@@ -82,6 +82,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
       fullName: [u.last_name, u.first_name, middleName].filter(Boolean).join(' '),
       roleName: ROLE_NAMES[u.role] ?? u.role,
       organizationName: orgNames.get(u.organization_id) ?? u.organization_id,
+      csrf,
     }
   }
 
@@ -108,9 +109,17 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     reply.setCookie(SESSION_COOKIE, id, { path: '/', httpOnly: true, sameSite: 'lax', secure })
   }
   const currentUser = (request: FastifyRequest) => {
-    const userId = session(request)?.userId
-    return userId ? view(userId) : undefined
+    const s = session(request)
+    return s?.userId ? view(s.userId, s.csrf) : undefined
   }
+  /** A form of ours from this session: the token it carries is the session's. */
+  const fromOurPage = (request: FastifyRequest): boolean => {
+    const expected = session(request)?.csrf
+    const given = (request.body as { _csrf?: unknown } | undefined)?._csrf
+    return expected !== undefined && typeof given === 'string' && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))
+  }
+  const stalePage = (reply: FastifyReply, user: JournalUserView | undefined) =>
+    send(reply, 'Страница устарела', user, messagePage('Страница устарела', 'Действие не выполнено: форма устарела или отправлена с другого сайта. Откройте «Персональные настройки» и повторите.', { href: '/settings', label: 'Персональные настройки' }), 403)
   const send = (reply: FastifyReply, title: string, user: JournalUserView | undefined, body: ReturnType<typeof homePage>, status = 200) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(journalPage(title, user, body))
 
@@ -122,7 +131,10 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     return send(reply, 'Главная', user, homePage(user))
   })
 
-  const accounts = [...users.values()].map((u) => ({ login: u.id, label: `${view(u.id)!.fullName}, ${view(u.id)!.roleName.toLowerCase()}, ${view(u.id)!.organizationName}` }))
+  const accounts = [...users.values()].map((u) => {
+    const v = view(u.id, '')!
+    return { login: u.id, label: `${v.fullName}, ${v.roleName.toLowerCase()}, ${v.organizationName}` }
+  })
   app.get('/login', async (_request, reply) => send(reply, 'Вход', undefined, loginPage({ accounts })))
 
   const expectedPassword = Buffer.from(opts.password)
@@ -136,6 +148,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
   })
 
   app.post('/logout', async (request, reply) => {
+    if (session(request)?.userId && !fromOurPage(request)) return stalePage(reply, currentUser(request))
     const idToken = session(request)?.idToken
     sessions.delete(request.cookies[SESSION_COOKIE])
     reply.clearCookie(SESSION_COOKIE, { path: '/' })
@@ -157,6 +170,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
   app.post('/settings/gosuslugi', async (request, reply) => {
     const user = currentUser(request)
     if (!user) return reply.redirect('/login', 303)
+    if (!fromOurPage(request)) return stalePage(reply, user)
     const state = randomBytes(16).toString('base64url')
     ensureSession(request, reply).pendingLinkState = state
     const intent = await opts.bridge.createLinkIntent(user.id, state)
@@ -167,6 +181,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
   app.post('/settings/gosuslugi/unlink', async (request, reply) => {
     const user = currentUser(request)
     if (!user) return reply.redirect('/login', 303)
+    if (!fromOurPage(request)) return stalePage(reply, user)
     try {
       await opts.bridge.unlink(user.id)
     } catch (err) {

@@ -9,7 +9,11 @@ export interface JournalUserView {
   middleName: string | null
   roleName: string
   organizationName: string
+  /** The session's CSRF token, put into every form that changes something. */
+  csrf: string
 }
+
+const csrfField = (user: JournalUserView) => html`<input type="hidden" name="_csrf" value="${user.csrf}">`
 
 export const ROLE_NAMES: Record<string, string> = { parent: 'Родитель', student: 'Обучающийся', staff: 'Сотрудник', admin: 'Администратор' }
 
@@ -27,7 +31,7 @@ export function journalPage(title: string, user: JournalUserView | undefined, bo
   <a class="logo" href="/">Демо-журнал <small>электронный журнал и дневник</small></a>
   ${user
     ? html`<nav aria-label="Учётная запись"><span class="who">Пользователь: <a href="/settings">${user.fullName}</a> · ${user.organizationName}</span>
-      <form method="post" action="/logout" class="inline"><button type="submit" class="link">Выйти</button></form></nav>`
+      <form method="post" action="/logout" class="inline">${csrfField(user)}<button type="submit" class="link">Выйти</button></form></nav>`
     : ''}
 </header>
 <main>
@@ -113,15 +117,15 @@ export function settingsPage(user: JournalUserView, link: { linked: boolean; lin
   ${link?.linked
     ? html`<h2>Госуслуги</h2>
   <p class="ok">Учётная запись Госуслуг привязана${linkedOn ? ` (${linkedOn})` : ''}. Вы можете входить в журнал через Госуслуги.</p>
-  <form method="post" action="/settings/gosuslugi/unlink">
+  <form method="post" action="/settings/gosuslugi/unlink">${csrfField(user)}
     <button type="submit">Отвязать учётную запись Госуслуг</button>
   </form>
   <p class="hint">После отвязки войти через Госуслуги будет нельзя, пока вы не привяжете учётную запись снова.</p>
-  <form method="post" action="/settings/gosuslugi">
+  <form method="post" action="/settings/gosuslugi">${csrfField(user)}
     <button type="submit" class="link">Привязать другую учётную запись Госуслуг</button>
   </form>`
     : html`<p class="hint">Перед привязкой проверьте правильность фамилии, имени и отчества: они должны совпадать с данными на портале Госуслуг.</p>
-  <form method="post" action="/settings/gosuslugi">
+  <form method="post" action="/settings/gosuslugi">${csrfField(user)}
     <button type="submit">Привязать пользователя портала гос. услуг</button>
   </form>`}
 </section>`

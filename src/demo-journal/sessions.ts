@@ -14,6 +14,8 @@ export interface JournalSession {
   pendingLogin?: { state: string; nonce: string; codeVerifier: string }
   /** The `state` we sent with a link intent, checked when the bridge sends the person back. */
   pendingLinkState?: string
+  /** Carried by every form of a signed-in page: a post without it changes nothing (cross-site request forgery). */
+  csrf: string
   createdAt: number
 }
 
@@ -25,7 +27,7 @@ export class SessionStore {
   create(): { id: string; session: JournalSession } {
     this.#sweep()
     const id = randomBytes(24).toString('base64url')
-    const session: JournalSession = { createdAt: Date.now() }
+    const session: JournalSession = { csrf: randomBytes(24).toString('base64url'), createdAt: Date.now() }
     this.#sessions.set(id, session)
     return { id, session }
   }
