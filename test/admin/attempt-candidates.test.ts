@@ -59,6 +59,16 @@ describe('the console on attempts without a card, and its small things', () => {
     expect(res.body).toMatch(/<a class="btn secondary" href="\/admin\/users\/a-student-ivanov"[^>]*>Открыть карточку<\/a>/)
   })
 
+  it('an attempt whose card the journal removed since: it was compared, and the page says the card is gone', async () => {
+    const id = await recordFailedAttempt(t.db.pool, TEST_SECRETS.snilsHmacKey, {
+      flow: 'link', reasons: ['mismatch:last_name'], journalUserId: 'a-card-removed-since', organizationId: SCHOOL_A.id,
+      person: person({ subject: '4000003', lastName: 'Сидорова', firstName: 'Анна', middleName: 'Ивановна', birthDate: '1985-01-15', snils: '15926348700' }),
+    })
+    const text = pageText(await browser.get(`/admin/failed-attempts/${id}`))
+    expect(text).toContain('Карточка a-card-removed-since удалена из журнала после попытки: сравнить не с чем')
+    expect(text).not.toContain('Карточка не определена')
+  })
+
   it('the list: «не сравнивалось» instead of red fields, and the candidates named', async () => {
     const res = await browser.get('/admin/failed-attempts')
     const row = (id: number) => res.body.slice(res.body.lastIndexOf('<tr>', res.body.indexOf(`/admin/failed-attempts/${id}"`)), res.body.indexOf(`/admin/failed-attempts/${id}"`))

@@ -170,7 +170,7 @@ const FieldComparisonSchema = Type.Object({
   field: Type.String(),
   journal: Nullable(Type.String({ description: 'The card’s value; for snils only «указан» or null' })),
   esia: Nullable(Type.String({ description: 'What ЕСИА said; for snils only «указан» or null' })),
-  state: Type.Enum(['agrees', 'differs', 'missing_in_journal', 'missing_in_esia', 'missing', 'not_compared'], { description: 'not_compared: the attempt had no card (not_found, ambiguous)' }),
+  state: Type.Enum(['agrees', 'differs', 'missing_in_journal', 'missing_in_esia', 'missing', 'not_compared'], { description: 'not_compared: the attempt had no card (not_found, ambiguous), or its card was removed from the directory since' }),
 })
 
 const CandidateCardSchema = Type.Object({

@@ -33,12 +33,19 @@ const FOUND_BY: Record<CandidateCard['foundBy'], string> = {
 /** Whether the attempt was compared with a card at all (not_found and ambiguous were not). */
 const compared = (a: FailedAttemptView) => a.comparison.some((c) => c.state !== 'not_compared')
 
+/** The attempt was compared with a card that the journal has since removed: nothing left to show beside ЕСИА's side. */
+const cardRemoved = (a: FailedAttemptView) => !compared(a) && a.journalUserId !== null
+
+/** Why the comparison table has only ЕСИА's side. */
+const notComparedCaption = (a: FailedAttemptView) =>
+  cardRemoved(a) ? `Карточка ${a.journalUserId ?? ''} удалена из журнала после попытки: сравнить не с чем` : 'Карточка не определена: поля не сравнивались'
+
 /** The cards an attempt without a card may have been about, each with a button to open it. */
 function candidatesSection(a: FailedAttemptView): Html {
   if (compared(a)) return html``
   if (a.candidates.length === 0) return html`<h3>Возможные карточки</h3><p>Карточек с тем же СНИЛС или с теми же фамилией, именем и датой рождения (без СНИЛС) не найдено.</p>`
   return html`<h3>Возможные карточки</h3>
-<p class="small">Карточка не определена, поэтому поля не сравнивались. Эти карточки могли относиться к попытке:</p>
+<p class="small">${cardRemoved(a) ? 'Карточки попытки больше нет в журнале. Эти карточки могут относиться к тому же человеку:' : 'Карточка не определена, поэтому поля не сравнивались. Эти карточки могли относиться к попытке:'}</p>
 <div class="table-wrap"><table><thead><tr><th scope="col">ФИО</th><th scope="col">Дата рождения</th><th scope="col">Роль, организация</th><th scope="col">Почему показана</th><th scope="col"></th></tr></thead><tbody>
 ${a.candidates.map((c) => html`<tr><td>${fullName(c)}</td><td>${day(c.birthDate)}</td><td>${ROLE_NAMES[c.role] ?? c.role}<br><span class="muted small">${c.organizationName}</span></td><td>${FOUND_BY[c.foundBy]}</td>
 <td><a class="btn secondary" href="/admin/users/${encodeURIComponent(c.journalUserId)}" aria-label="Открыть карточку: ${fullName(c)}">Открыть карточку</a></td></tr>`)}
@@ -48,7 +55,7 @@ ${a.candidates.map((c) => html`<tr><td>${fullName(c)}</td><td>${day(c.birthDate)
 function comparison(a: FailedAttemptView): Html {
   const value = (field: string, v: string | null) => (field === 'birth_date' ? day(v) : (v ?? '—'))
   if (!compared(a)) {
-    return html`<div class="table-wrap"><table class="compare"><caption class="muted small">Карточка не определена: поля не сравнивались</caption>
+    return html`<div class="table-wrap"><table class="compare"><caption class="muted small">${notComparedCaption(a)}</caption>
 <thead><tr><th scope="col">Поле</th><th scope="col">На Госуслугах</th><th scope="col">Сравнение</th></tr></thead><tbody>
 ${a.comparison.map((c) => html`<tr><th scope="row">${fieldLabel(c.field)}</th><td>${value(c.field, c.esia)}</td><td>${FIELD_STATES.not_compared}</td></tr>`)}
 </tbody></table></div><p class="muted small">Номер СНИЛС не показывается: только, указан ли он.</p>`
