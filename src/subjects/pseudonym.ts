@@ -69,7 +69,11 @@ export function pseudonymised(
   }
 }
 
-/** Rewrites the given audit rows in one statement and marks them pseudonymised; returns how many. */
+/**
+ * Rewrites the given audit rows in one statement and marks them pseudonymised; returns how many
+ * named someone. A row that named someone also loses its free-text `reason`: support types it by
+ * hand and may have typed the person's name there; the event type and who acted stay.
+ */
 export async function pseudonymiseAuditRows(
   db: Queryable,
   key: Buffer,
@@ -77,13 +81,17 @@ export async function pseudonymiseAuditRows(
   names?: { journalUserIds: ReadonlySet<string>; subjects: ReadonlySet<string> },
 ): Promise<number> {
   if (rows.length === 0) return 0
-  const done = rows.map((r) => ({ id: r.id, ...pseudonymised(key, r, names) }))
-  const { rowCount } = await db.query(
+  const done = rows.map((r) => {
+    const after = pseudonymised(key, r, names)
+    const named = JSON.stringify(after) !== JSON.stringify({ actorId: r.actor_id, journalUserId: r.journal_user_id, upstreamSubject: r.upstream_subject, details: r.details })
+    return { id: r.id, named, ...after }
+  })
+  await db.query(
     `UPDATE audit_events e SET actor_id = v.actor_id, journal_user_id = v.journal_user_id, upstream_subject = v.upstream_subject,
-       details = v.details, pseudonymised_at = now()
-     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS v(id, actor_id, journal_user_id, upstream_subject, details)
+       details = v.details, reason = CASE WHEN v.named THEN NULL ELSE e.reason END, pseudonymised_at = now()
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[]) AS v(id, actor_id, journal_user_id, upstream_subject, details, named)
      WHERE e.id = v.id`,
-    [done.map((d) => d.id), done.map((d) => d.actorId), done.map((d) => d.journalUserId), done.map((d) => d.upstreamSubject), done.map((d) => JSON.stringify(d.details))],
+    [done.map((d) => d.id), done.map((d) => d.actorId), done.map((d) => d.journalUserId), done.map((d) => d.upstreamSubject), done.map((d) => JSON.stringify(d.details)), done.map((d) => d.named)],
   )
-  return rowCount ?? 0
+  return done.filter((d) => d.named).length
 }

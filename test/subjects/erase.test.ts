@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeAudit } from '../../src/linking/audit.js'
 import { snilsHmac } from '../../src/matching/snils.js'
 import { buildTestApp, JOURNAL_CLIENT, TEST_SECRETS, type TestApp } from '../helpers/app.js'
 import { bearer, BOOTSTRAP, SCHOOL_A, SCHOOL_B, supportAccount } from '../admin/fixtures.js'
@@ -28,6 +29,8 @@ describe('erasure on a person\'s request', () => {
     admin = await supportAccount(t, 'region-admin', 'admin')
     schoolA = await supportAccount(t, 'school-a-support', 'support', [SCHOOL_A.id])
     schoolB = await supportAccount(t, 'school-b-support', 'support', [SCHOOL_B.id])
+    // Support once typed her name into a reason: free text the erasure must not keep.
+    await writeAudit(t.db.pool, { type: 'support.user_viewed', actor: { kind: 'support', id: 'school-a-support' }, journalUserId: IVANOVA.card, organizationId: SCHOOL_A.id, reason: 'Звонила Иванова Мария Петровна, просила проверить привязку' })
     // Support looked at her card and her report before: reads name her too.
     expect((await t.app.inject({ url: `/api/v1/admin/users/${IVANOVA.card}`, headers: bearer(schoolA.token) })).statusCode).toBe(200)
     expect((await t.app.inject({ url: `/api/v1/admin/subjects/report?journal_user_id=${IVANOVA.card}`, headers: bearer(schoolA.token) })).statusCode).toBe(200)
@@ -63,14 +66,15 @@ describe('erasure on a person\'s request', () => {
     const body = res.json()
     expect(body.subject_token).toMatch(/^subj_[A-Za-z0-9_-]{22}$/)
     const counts = Object.fromEntries(body.categories.map((c: { category: string; count: number }) => [c.category, c.count]))
-    // The link-created of her link was delivered before: its row goes with the rest.
-    expect(counts).toEqual({ links: 1, failed_attempts: 2, guardians: 1, login_sessions: 1, journal_events: 1, transient: 0, audit_events: before + 1 })
+    // The link-created of her link was delivered before: its row goes with the rest. The audit rows
+    // counted are hers from before: not school A's view of her report, not the erasure's link.removed.
+    expect(counts).toEqual({ links: 1, failed_attempts: 2, guardians: 1, login_sessions: 1, journal_events: 1, transient: 0, audit_events: before - 1 })
 
     const { rows: records } = await t.db.pool.query(`SELECT basis, actor_kind, actor_id, subject_token, request_number, request_date, reason, categories, total FROM destruction_records`)
     expect(records).toEqual([
       expect.objectContaining({ basis: 'request', actor_kind: 'support', actor_id: admin.id, subject_token: body.subject_token, request_number: 'ЗП-17', request_date: '2026-12-01', total: body.total }),
     ])
-    expect(records[0].categories).toContainEqual({ category: 'audit_events', action: 'pseudonymised', count: before + 1 })
+    expect(records[0].categories).toContainEqual({ category: 'audit_events', action: 'pseudonymised', count: before - 1 })
 
     // The journal heard: link-removed by support, and a logout token for her session.
     const [pushed] = await receiver.waitFor('/events', 1)
@@ -94,7 +98,7 @@ describe('erasure on a person\'s request', () => {
     expect(columns.rows.length).toBeGreaterThan(50)
     const key = TEST_SECRETS.snilsHmacKey
     const needles = [
-      IVANOVA.card, IVANOVA.subject, 'Петровнa',
+      IVANOVA.card, IVANOVA.subject, 'Петровнa', 'Звонила Иванова',
       snilsHmac(key, IVANOVA.snils.replace(/\D/g, '')).toString('hex'), snilsHmac(key, CHILD_SNILS.replace(/\D/g, '')).toString('hex'),
     ]
     const allowed = new Set(['journal_users', 'journal_user_relations', 'event_outbox'])
@@ -136,11 +140,19 @@ describe('erasure on a person\'s request', () => {
     expect(counts).toMatchObject({ directory_cards: 1, links: 0, failed_attempts: 0, guardians: 1, login_sessions: 0 })
     // The relation is the journal's; its check result went.
     expect(res.json().categories.find((c: { code: string }) => c.code === 'guardians').items[0]).toMatchObject({ state: 'unchecked', esia_birth_date: null })
-    // Since: this very report read, and the two events the journal received.
+    // Since: the two events the journal received (this very report read is the handling, not her data).
     const again = await erase(bearer(admin.token), { journal_user_id: IVANOVA.card, ...REQUEST })
     expect(again.statusCode).toBe(200)
     const since = Object.fromEntries(again.json().categories.filter((c: { count: number }) => c.count > 0).map((c: { category: string; count: number }) => [c.category, c.count]))
-    expect(since).toEqual({ audit_events: 1, journal_events: 2 })
+    expect(since).toEqual({ journal_events: 2 })
+    // Erased already, the report read once more: nothing to erase, no new record; the read is pseudonymised all the same.
+    expect((await t.app.inject({ url: `/api/v1/admin/subjects/report?journal_user_id=${IVANOVA.card}`, headers: bearer(admin.token) })).statusCode).toBe(200)
+    const records = (await t.db.pool.query(`SELECT 1 FROM destruction_records`)).rowCount
+    const third = await erase(bearer(admin.token), { journal_user_id: IVANOVA.card, ...REQUEST })
+    expect(third.statusCode).toBe(409)
+    expect(third.json().error).toBe('nothing_to_erase')
+    expect((await t.db.pool.query(`SELECT 1 FROM destruction_records`)).rowCount).toBe(records)
+    expect((await t.db.pool.query(`SELECT 1 FROM audit_events WHERE journal_user_id = $1`, [IVANOVA.card])).rowCount).toBe(0)
     const nobody = await erase(bearer(admin.token), { subject: '9999999', ...REQUEST })
     expect(nobody.statusCode).toBe(409)
     expect(nobody.json().error).toBe('nothing_to_erase')
@@ -171,7 +183,8 @@ describe('erasure on a person\'s request', () => {
     expect(pageText(page)).toContain('№ ЗП-17 от 01.12.2026')
     const report = await console.get('/admin/subjects/report?journal_user_id=b-parent-petrova')
     expect(pageText(report)).toContain('Уничтожить данные по запросу')
-    const form = { journal_user_id: 'b-parent-petrova', request_number: 'ЗП-18', request_date: '2026-12-02', reason: 'Отзыв согласия' }
+    const shown = /name="shown" value="([^"]*)"/.exec(report.body)![1]!.replaceAll('&quot;', '"')
+    const form = { shown, request_number: 'ЗП-18', request_date: '2026-12-02', reason: 'Отзыв согласия' }
     const unconfirmed = await console.post('/admin/subjects/erase', form)
     expect(unconfirmed.statusCode).toBe(303)
     expect(unconfirmed.headers.location).toBe('/admin/subjects/report?journal_user_id=b-parent-petrova&error=confirm_required')

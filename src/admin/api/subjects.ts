@@ -79,9 +79,18 @@ const EraseBody = Type.Object(
     request_number: Type.Optional(Type.String({ maxLength: 200, description: 'The number of the person\'s request as the operator registered it' })),
     request_date: Type.Optional(Type.String({ maxLength: 10, description: 'The date of the request, YYYY-MM-DD' })),
     reason: Type.Optional(Reason),
+    journal_user_ids: Type.Optional(Type.Array(Ident, { maxItems: 1000, description: 'The `journal_user_ids` of the report the erasure follows; with `subjects`, names the person instead of an identifier' })),
+    subjects: Type.Optional(Type.Array(Ident, { maxItems: 1000, description: 'The `subjects` of that report' })),
   },
   { additionalProperties: false },
 )
+
+/** Whom an erasure names: an identifier, the exact set a report showed, or both (then they must agree). */
+export function erasureTarget(b: { journal_user_id?: string | undefined; subject?: string | undefined; snils?: string | undefined; journal_user_ids?: string[] | undefined; subjects?: string[] | undefined }) {
+  const shown = b.journal_user_ids !== undefined || b.subjects !== undefined ? { journalUserIds: b.journal_user_ids ?? [], subjects: b.subjects ?? [] } : undefined
+  const named = [b.journal_user_id, b.subject, b.snils].some((v) => v !== undefined && v.trim() !== '')
+  return { lookup: shown && !named ? undefined : lookupOf(b), shown }
+}
 
 const DestroyedSchema = Type.Object({ category: Type.String(), action: Type.Union([Type.Literal('deleted'), Type.Literal('pseudonymised')]), count: Type.Integer() })
 
@@ -174,14 +183,17 @@ export const subjectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'In one transaction: the links go as a support unlink goes (link-removed events, back-channel logout), failed attempts, guardian check results, ' +
           'unfinished links and logins and delivered events are deleted, audit events naming the person are pseudonymised (who acted stays), and a destruction record is written. ' +
-          'The journal\'s own cards stay. Recorded as `subject.erased`. 409 `nothing_to_erase` when nothing is held.',
+          'The journal\'s own cards stay. Recorded as `subject.erased`. ' +
+          'Pass the report\'s `journal_user_ids` and `subjects` to erase exactly what it showed: 409 `report_changed` when the person now resolves to other cards or accounts. ' +
+          '409 `different_people` when the cards found disagree on surname, first name or birth date (a SNILS shared by mistake): erase by one card instead. ' +
+          '409 `nothing_to_erase` when nothing is held beyond the journal\'s cards and the views of the report (those are pseudonymised all the same).',
         body: EraseBody,
         response: { 200: ErasureSchema, ...errors(400, 403, 409) },
       },
     },
     async (request) => {
       const b = request.body
-      const result = await eraseSubject(app.db, app.config, requireCaller(request), { lookup: lookupOf(b), requestNumber: b.request_number, requestDate: b.request_date, reason: b.reason })
+      const result = await eraseSubject(app.db, app.config, requireCaller(request), { ...erasureTarget(b), requestNumber: b.request_number, requestDate: b.request_date, reason: b.reason })
       return { destruction_record_id: result.recordId, subject_token: result.subjectToken, total: result.total, categories: result.categories }
     },
   )

@@ -34,7 +34,7 @@ const COLUMNS: Record<ReportCategory['code'], Record<string, string>> = {
   links: { journal_user_id: 'Карточка', upstream_subject: 'Учётная запись ЕСИА', method: 'Как связана', evidence: 'Что совпало', level: 'Уровень учётной записи', created_at: 'Когда связана', last_login_at: 'Последний вход' },
   failed_attempts: { at: 'Когда', flow: 'Что делал', journal_user_id: 'Карточка', reasons: 'Почему не получилось', esia_last_name: 'Фамилия (Госуслуги)', esia_first_name: 'Имя (Госуслуги)', esia_middle_name: 'Отчество (Госуслуги)', esia_birth_date: 'Дата рождения (Госуслуги)', esia_snils_held: 'СНИЛС (Госуслуги)', deletes_at: 'Будет удалена' },
   guardians: { parent_id: 'Родитель (карточка)', child_id: 'Ребёнок (карточка)', state: 'Сверка с Госуслугами', esia_birth_date: 'Дата рождения ребёнка (Госуслуги)', esia_snils_held: 'СНИЛС ребёнка (Госуслуги)', checked_at: 'Когда сверено', deletes_at: 'Данные Госуслуг будут удалены' },
-  audit_events: { at: 'Когда', type: 'Действие', actor_kind: 'Кто', actor_login: 'Сотрудник', journal_user_id: 'Карточка', reason: 'Причина', pseudonymised_at: 'Будет обезличено' },
+  audit_events: { at: 'Когда', type: 'Действие', actor_kind: 'Кто', actor_login: 'Сотрудник', journal_user_id: 'Карточка', reason: 'Причина', pseudonymises_at: 'Будет обезличено' },
   journal_events: { created_at: 'Когда', client_id: 'Журнал', event_type: 'Событие', status: 'Состояние', deletes_at: 'Будет удалено' },
   login_sessions: { client_id: 'Журнал', created_at: 'Вход', deletes_at: 'Будет удалён' },
   transient: { table: 'Что', count: 'Записей', deletes_at: 'Истекает' },
@@ -75,7 +75,7 @@ function categorySection(c: ReportCategory, texts: ReturnType<typeof categoryTex
   const id = `cat-${c.code}`
   return html`<section class="card subject-category" aria-labelledby="${id}"><h2 id="${id}">${t.title}</h2>
 <dl class="kv"><dt>Цель обработки</dt><dd>${t.purpose}</dd><dt>Правовое основание</dt><dd>${t.legalBasis}</dd>
-<dt>Срок хранения</dt><dd>${t.retention}</dd><dt>Плановая дата удаления</dt><dd>${c.plannedDeletion ? when(new Date(c.plannedDeletion)) : c.count ? 'по событию (см. срок хранения)' : '—'}</dd>
+<dt>Срок хранения</dt><dd>${t.retention}</dd><dt>${c.code === 'audit_events' ? 'Плановая дата обезличивания' : 'Плановая дата удаления'}</dt><dd>${c.plannedDeletion ? when(new Date(c.plannedDeletion)) : c.count ? 'по событию (см. срок хранения)' : '—'}</dd>
 <dt>Записей</dt><dd>${c.count}</dd></dl>
 ${t.note ? html`<p class="small">${t.note}</p>` : ''}
 ${c.items.length
@@ -89,21 +89,35 @@ ${c.items.map((item) => html`<tr>${columns.map(([key]) => html`<td>${cell(c.code
 }
 
 /**
- * «Уничтожить данные по запросу» under the report, for an admin: the person is named again by the
- * first of their cards (or their ЕСИА account), never by a SNILS in a hidden field.
+ * «Уничтожить данные по запросу» under the report, for an admin: the person is named by exactly the
+ * cards and ЕСИА accounts the report shows (one hidden field, JSON), never by a SNILS; the server
+ * erases those or, if they changed meanwhile, nothing (src/subjects/erase.ts).
  */
 function erasureForm(report: SubjectReport, csrf: string): Html {
-  const [name, value] = report.journalUserIds[0] ? ['journal_user_id', report.journalUserIds[0]] : report.subjects[0] ? ['subject', report.subjects[0]] : [undefined, undefined]
-  if (!name) return html``
+  if (report.journalUserIds.length === 0 && report.subjects.length === 0) return html``
+  const shown = JSON.stringify({ journal_user_ids: report.journalUserIds, subjects: report.subjects })
   return html`<form method="post" action="/admin/subjects/erase" class="card no-print" aria-labelledby="erase-title">${csrfField(csrf)}
 <h2 id="erase-title">Уничтожить данные по запросу</h2>
-<p class="small">Удаляются связи с Госуслугами (журнал получит события и завершит сеансы), неудачные попытки, результаты сверки детей, незавершённые входы и доставленные события; в журнале действий человек заменяется псевдонимом. Карточки журнала остаются — их удаляет журнал. Отменить нельзя.</p>
-<input type="hidden" name="${name}" value="${value}">
-<div class="filters"><div><label for="f-request-number">Номер запроса</label><input type="text" id="f-request-number" name="request_number" required maxlength="100"></div>
+<p class="small">Уничтожаются данные о карточках и учётных записях ЕСИА, показанных в отчёте выше. Удаляются связи с Госуслугами (журналу будут отправлены события, сеансы завершатся), неудачные попытки, результаты сверки детей, незавершённые входы и доставленные события; в журнале действий человек заменяется псевдонимом. Карточки журнала остаются — их удаляет журнал. Отменить нельзя.</p>
+<input type="hidden" name="shown" value="${shown}">
+<p class="small" id="erase-free-text">Не пишите в номер запроса и основание фамилию, имя или другие данные человека: эти поля хранятся в записи об уничтожении и журнале действий без обезличивания.</p>
+<div class="filters"><div><label for="f-request-number">Номер запроса</label><input type="text" id="f-request-number" name="request_number" required maxlength="100" aria-describedby="erase-free-text"></div>
 <div><label for="f-request-date">Дата запроса</label><input type="date" id="f-request-date" name="request_date" required></div></div>
-<label for="f-erase-reason">Основание (обязательно)</label><textarea id="f-erase-reason" name="reason" required maxlength="1000">Отзыв согласия на обработку персональных данных (ст. 9 ч. 2, ст. 21 ч. 5 152-ФЗ)</textarea>
+<label for="f-erase-reason">Основание (обязательно)</label><textarea id="f-erase-reason" name="reason" required maxlength="1000" aria-describedby="erase-free-text">Отзыв согласия на обработку персональных данных (ст. 9 ч. 2, ст. 21 ч. 5 152-ФЗ)</textarea>
 <div class="choice-line"><input type="checkbox" id="f-confirm" name="confirm" value="yes" required><label for="f-confirm">Понимаю, что данные будут уничтожены без возможности восстановления</label></div>
 <div class="actions"><button type="submit" class="danger">Уничтожить</button></div></form>`
+}
+
+/** The hidden field of erasureForm, read back; undefined when it is missing or not what the form writes. */
+function shownOf(raw: string | undefined): { journalUserIds: string[]; subjects: string[] } | undefined {
+  if (!raw) return undefined
+  try {
+    const v = JSON.parse(raw) as { journal_user_ids?: unknown; subjects?: unknown }
+    const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((x) => typeof x === 'string')
+    return strings(v.journal_user_ids) && strings(v.subjects) ? { journalUserIds: v.journal_user_ids, subjects: v.subjects } : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function reportPage(report: SubjectReport, texts: ReturnType<typeof categoryTexts>): Html {
@@ -136,7 +150,9 @@ ${nextBeforeId ? html`<div class="pager"><a class="btn secondary" href="/admin/d
 function lookupForms(csrf: string): Html {
   return html`<div class="grid2 no-print">
 <form method="get" action="/admin/subjects/report" class="card" aria-labelledby="by-id"><h2 id="by-id">По карточке или учётной записи ЕСИА</h2>
+<p class="muted small">Заполните одно из полей.</p>
 <label for="f-journal-user">Идентификатор карточки в журнале</label><input type="text" id="f-journal-user" name="journal_user_id" maxlength="128">
+<label for="f-subject">Идентификатор учётной записи ЕСИА</label><input type="text" id="f-subject" name="subject" maxlength="128" inputmode="numeric">
 <div class="actions"><button type="submit">Показать</button></div></form>
 <form method="post" action="/admin/subjects/report" class="card" aria-labelledby="by-snils"><h2 id="by-snils">По СНИЛС</h2>${csrfField(csrf)}
 <label for="f-snils">СНИЛС полностью</label><input type="text" id="f-snils" name="snils" autocomplete="off" inputmode="numeric" placeholder="123-456-789 01" maxlength="30">
@@ -176,8 +192,8 @@ export const subjectConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   const EraseForm = Type.Object({
-    journal_user_id: Ident,
-    subject: Ident,
+    // The report's cards and accounts, JSON (erasureForm); a few hundred ids at most.
+    shown: Type.Optional(Type.String({ maxLength: 200_000 })),
     request_number: Type.Optional(Type.String({ maxLength: 200 })),
     request_date: Type.Optional(Type.String({ maxLength: 10 })),
     reason: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -187,16 +203,14 @@ export const subjectConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/admin/subjects/erase', { schema: { ...HIDE, body: EraseForm }, preHandler: app.csrfProtection }, async (request, reply) => {
     const b = request.body
-    const back = `/admin/subjects/report${queryString({ journal_user_id: b.journal_user_id, subject: b.subject })}`
+    const shown = shownOf(b.shown)
+    // Back to a fresh report on the same person: after «Данные изменились» the admin sees what is there now.
+    const back = `/admin/subjects/report${queryString(shown?.journalUserIds[0] ? { journal_user_id: shown.journalUserIds[0] } : { subject: shown?.subjects[0] })}`
     return formAction(reply, back, async () => {
+      if (!shown) throw new ApiError(400, 'lookup_required', 'Erase from the report page')
       if (b.confirm !== 'yes') throw new ApiError(400, 'confirm_required', 'Confirm the erasure')
-      await eraseSubject(app.db, app.config, requireCaller(request), {
-        lookup: lookupOf({ journal_user_id: b.journal_user_id, subject: b.subject }),
-        requestNumber: b.request_number,
-        requestDate: b.request_date,
-        reason: b.reason,
-      })
-      return { done: 'erased', to: '/admin/destruction-records' }
+      const result = await eraseSubject(app.db, app.config, requireCaller(request), { lookup: undefined, shown, requestNumber: b.request_number, requestDate: b.request_date, reason: b.reason })
+      return { done: result.linksRemoved ? 'erased' : 'erased_unlinked', to: '/admin/destruction-records' }
     })
   })
 
