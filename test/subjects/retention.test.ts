@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordFailedAttempt } from '../../src/linking/failed-attempts.js'
+import { pseudonymiseExpiredAudit } from '../../src/subjects/audit-retention.js'
 import { pseudonym, pseudonymKey } from '../../src/subjects/pseudonym.js'
 import { buildTestApp, JOURNAL_CLIENT, TEST_SECRETS, type TestApp } from '../helpers/app.js'
 import { person } from '../admin/fixtures.js'
@@ -70,5 +71,26 @@ describe('retention: audit pseudonymisation and the destruction record of every 
       { basis: 'retention', actor: 'housekeeping', category: 'login_sessions', action: 'deleted', count: 1 },
     ]))
     expect(categories).toHaveLength(3)
+  })
+
+  it('records each batch of the audit pseudonymisation in its own transaction, with a data.destroyed event, and clears reasons typed about the person', async () => {
+    await t.db.pool.query('DELETE FROM destruction_records')
+    const since = (await t.db.pool.query(`SELECT max(id) AS id FROM audit_events`)).rows[0].id
+    // Oldest first, a batch of 3: three logins; the console login (names nobody), two logins; the typed reason.
+    const login = (age: number, i: number) => audit(age, { type: 'login.succeeded', actor_kind: 'person', actor_id: `800000${i}`, journal_user_id: `u-batch-${i}`, upstream_subject: `800000${i}` })
+    for (const [age, i] of [[60, 0], [59, 1], [58, 2]] as const) await login(age, i)
+    const quiet = await audit(57, { type: 'support.login', actor_kind: 'support', actor_id: 'support-1' })
+    await login(56, 3)
+    await login(55, 4)
+    const typed = await audit(54, { type: 'link.removed', actor_kind: 'support', actor_id: 'support-1', journal_user_id: 'u-batch-typed' })
+    await t.db.pool.query(`UPDATE audit_events SET reason = 'просила Сидорова Анна' WHERE id = $1`, [typed])
+    await t.db.pool.query(`UPDATE audit_events SET reason = 'kept' WHERE id = $1`, [quiet])
+
+    expect(await pseudonymiseExpiredAudit(t.db.pool, key, 30, 3)).toBe(6)
+    expect((await records()).map((r) => r.categories[0].count)).toEqual([3, 2, 1])
+    const events = (await t.db.pool.query(`SELECT details FROM audit_events WHERE type = 'data.destroyed' AND id > $1 ORDER BY id`, [since])).rows
+    expect(events.map((e) => e.details)).toEqual([3, 2, 1].map((count) => ({ table: 'audit_events', action: 'pseudonymised', count, retention_days: 30 })))
+    expect((await t.db.pool.query(`SELECT reason FROM audit_events WHERE id = $1`, [typed])).rows[0].reason).toBeNull()
+    expect((await t.db.pool.query(`SELECT reason FROM audit_events WHERE id = $1`, [quiet])).rows[0].reason).toBe('kept')
   })
 })
