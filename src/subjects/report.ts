@@ -181,7 +181,7 @@ export async function buildSubjectReport(db: Queryable, caller: SupportCaller, p
       items: audit.rows.map((e) => ({
         id: e.id, at: iso(e.at), type: e.type, actor_kind: e.actor_kind, actor_id: e.actor_id, actor_login: e.actor_login,
         journal_user_id: e.journal_user_id, organization_id: e.organization_id, reason: e.reason,
-        pseudonymised_at: iso(addDays(e.at, retention.auditRetentionDays)),
+        pseudonymises_at: iso(addDays(e.at, retention.auditRetentionDays)),
       })),
     },
     {

@@ -49,6 +49,9 @@ describe('the report of what is held about a person', () => {
     const audit = category(body, 'audit_events')
     expect(audit.items.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['link.created', 'guardian.checked', 'login.succeeded']))
     expect(audit.retention).toContain('1095 дней')
+    // A date ahead, so the name says so: when the row will be pseudonymised.
+    expect(audit.items[0].pseudonymises_at).toEqual(expect.any(String))
+    expect(audit.items[0]).not.toHaveProperty('pseudonymised_at')
     expect(category(body, 'login_sessions')).toMatchObject({ count: 1, items: [expect.objectContaining({ client_id: 'journal-test' })] })
     // Never a SNILS or its HMAC.
     expect(res.body).not.toContain(IVANOVA.snils.replace(/\D/g, ''))
@@ -99,11 +102,16 @@ describe('the report of what is held about a person', () => {
     const text = pageText(page)
     expect(text).toContain('Сведения об обработке персональных данных')
     expect(text).not.toContain('Уничтожить данные по запросу')
-    for (const title of ['Карточки в справочнике журнала', 'Связь с учётной записью Госуслуг', 'Неудачные попытки привязки и входа', 'Родители и дети: сверка с Госуслугами', 'Журнал действий', 'Цель обработки', 'Правовое основание', 'Плановая дата удаления']) {
+    for (const title of ['Карточки в справочнике журнала', 'Связь с учётной записью Госуслуг', 'Неудачные попытки привязки и входа', 'Родители и дети: сверка с Госуслугами', 'Журнал действий', 'Цель обработки', 'Правовое основание', 'Плановая дата удаления', 'Плановая дата обезличивания']) {
       expect(text).toContain(title)
     }
     const form = await browser.get('/admin/subjects/report')
     expect(pageText(form)).toContain('По СНИЛС')
+    // «По карточке или учётной записи ЕСИА»: both fields, the account one opening the same report.
+    expect(form.body).toContain('name="subject"')
+    const bySubject = await browser.get(`/admin/subjects/report?subject=${IVANOVA.subject}`)
+    expect(bySubject.statusCode).toBe(200)
+    expect(pageText(bySubject)).toContain('Иванова Мария Петровна')
     const posted = await browser.post('/admin/subjects/report', { snils: IVANOVA.snils })
     expect(posted.statusCode).toBe(200)
     expect(pageText(posted)).toContain('Иванова Мария Петровна')
