@@ -13,7 +13,7 @@ import { measure } from './lib/measure.js'
 import { SYNTHETIC_ORGANIZATIONS, organizationId, syntheticJournalCsv } from './lib/synthetic-journal.js'
 
 /**
- * Directory import (DESIGN.md §Service levels: 2 000 000 CSV rows ≤ 60 s with flat memory).
+ * Directory import (docs/performance.md, «Service levels»: 2 000 000 CSV rows ≤ 60 s with flat memory).
  * Writes a synthetic journal export to a temporary file (not timed), imports it into an empty
  * directory, then imports the same file again (everything unchanged).
  */

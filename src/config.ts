@@ -2,8 +2,9 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
 /**
- * Environment contract of DESIGN.md §Configuration, plus the few knobs it leaves to us
- * (marked "ours" below). Parsed once at start; everything downstream takes a typed `Config`.
+ * The environment (docs/operations.md, «Configuration»). Variables marked "ours" below are
+ * this implementation's own knobs beyond the journal-facing contract. Parsed once at start;
+ * everything downstream takes a typed `Config`.
  */
 const Bool = Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')])
 
@@ -25,7 +26,7 @@ const EnvSchema = Type.Object({
   ESIA_SIGNER: Type.Union([Type.Literal('command'), Type.Literal('http'), Type.Literal('test-key')], { default: 'test-key' }),
   ESIA_SIGNER_COMMAND: Type.Optional(Type.String({ minLength: 1 })),
   ESIA_SIGNER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
-  /** ours: CryptoPro emits little-endian signatures that ЕСИА wants reversed (research/esia.md §4.1). */
+  /** ours: CryptoPro emits little-endian signatures that ЕСИА wants reversed (docs/esia.md, «The signed `client_secret`»). */
   ESIA_SIGNER_REVERSE: Type.Optional(Bool),
   /** ours: checks GOST-signed ЕСИА tokens for ESIA_SIGNER=command; unset, OpenSSL's gost engine does (README). */
   ESIA_SIGNER_VERIFY_COMMAND: Type.Optional(Type.String({ minLength: 1 })),
@@ -34,13 +35,13 @@ const EnvSchema = Type.Object({
   ESIA_TOKEN_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** ours: Ed25519 key of ESIA_SIGNER=test-key (the bundled mock only); default DATA_DIR/mock-esia/test-client-key.pem. */
   ESIA_TEST_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  /** ours: send PKCE (S256) to ЕСИА too — its support is unverified (research/esia.md §3.1), so off unless set. */
+  /** ours: send PKCE (S256) to ЕСИА too — its support is unverified (docs/esia.md, «PKCE»), so off unless set. */
   ESIA_PKCE: Type.Optional(Bool),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
   OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_SCOPES: Type.String({ default: 'openid profile' }),
-  /** ours: claim names of a broker that fronts ЕСИА (DESIGN.md §Upstream, `oidc`). */
+  /** ours: claim names of a broker that fronts ЕСИА (docs/esia.md, «The `oidc` adapter (a broker in front of ЕСИА)»). */
   OIDC_CLAIM_SNILS: Type.String({ default: 'snils' }),
   OIDC_CLAIM_BIRTHDATE: Type.String({ default: 'birthdate' }),
   OIDC_CLAIM_MIDDLE_NAME: Type.String({ default: 'middle_name' }),

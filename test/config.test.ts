@@ -34,7 +34,7 @@ describe('configuration', () => {
   })
   afterAll(async () => rm(dir, { recursive: true, force: true }))
 
-  it('has the defaults of DESIGN.md', () => {
+  it('has the documented defaults', () => {
     const c = build({})
     expect(c).toMatchObject({ port: 3000, publicUrl: 'http://localhost:3000', dataDir: './.data', autoLinkOnLogin: true, failedAttemptRetentionDays: 30, logLevel: 'info', trustProxy: false })
     expect(c.idp.kind).toBe('mock')

@@ -7,7 +7,7 @@ import { startFlowWorld, type FlowWorld } from './flows/helpers.js'
 import { StockJournal } from './flows/login-helpers.js'
 
 /**
- * DESIGN.md §Security and §Directory: logs never contain SNILS, names, birth dates, credentials or
+ * docs/security.md, «Personal data»: logs never contain SNILS, names, birth dates, credentials or
  * cookies. A journal sends all of them at once — in headers, the query string and the body, on a
  * request that succeeds and on ones that fail — and the captured log text holds none of them.
  */

@@ -3,7 +3,7 @@ import { writeAudit, type AuditActor } from '../linking/audit.js'
 import { generatePassword, hashPassword, MIN_PASSWORD_LENGTH } from './passwords.js'
 
 /**
- * Support accounts (roles and organisation scope, DESIGN.md §3). `organizationIds` null means every
+ * Support accounts (roles and organisation scope, docs/support.md). `organizationIds` null means every
  * organisation: always so for admin, never for support, optional for auditor.
  */
 export const SUPPORT_ROLES = ['admin', 'support', 'auditor'] as const

@@ -6,7 +6,7 @@ import { inScope, notVisible, scopeOf, type SupportCaller } from './caller.js'
 /**
  * Failed link and login attempts as support sees them: the reasons, and the ЕСИА-side data next to
  * the journal card's, field by field, so a tired school administrator sees at a glance which field
- * differs (seed 003, step ⑤ «Устранение ошибок в СГО при неудачной авторизации»). A SNILS is never
+ * differs (docs/sources.md: Камчатка slides, step ⑤ «Устранение ошибок в СГО при неудачной авторизации»). A SNILS is never
  * shown on either side: only whether the two HMACs agree.
  *
  * An attempt belongs to the organisation of its journal card when it has one (the card may have
@@ -66,7 +66,7 @@ export interface FailedAttemptView {
 /**
  * Overriding is for data discrepancies only. An unconfirmed account, a child without the parent's
  * consent or an upstream error are fixed by the person on Госуслуги, not by support: linking an
- * unconfirmed account would accept a name anyone can type (research/brokering.md §0 p. 3).
+ * unconfirmed account would accept a name anyone can type (docs/decisions/0012-auto-link-on-strong-evidence-only.md).
  */
 export type OverrideBlocker = 'resolved' | 'no_subject' | 'untrusted' | 'not_overridable_reason'
 export const isOverridableReason = (reason: string): boolean => reason.startsWith('mismatch:') || reason === 'not_found' || reason === 'ambiguous'

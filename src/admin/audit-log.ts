@@ -118,7 +118,7 @@ const PAGE = 1000
 /**
  * Rows of the audit CSV export, read in pages of 1000 by keyset. The full name is looked up in the
  * directory at export time (the audit table itself holds no names): Приказ РКН № 179 asks a log
- * export proving destruction of personal data to name the subject (research/perf-security.md §3.1).
+ * export proving destruction of personal data to name the subject (docs/security.md, «Personal data»).
  */
 export async function* auditCsvRows(db: Queryable, caller: SupportCaller, filter: AuditFilter, formatTime: (d: Date) => string, systemName: string): AsyncGenerator<Cell[]> {
   let beforeId = filter.beforeId

@@ -6,7 +6,7 @@ import { auditSupportRead } from './audit-log.js'
 import { actorOf, checkOrganizationFilter, outOfScope, requireWriter, scopeOf, type SupportCaller } from './caller.js'
 
 /**
- * «Пакетное обновление» (seed 003) by support staff: the directory's own import
+ * «Пакетное обновление» (docs/sources.md: Камчатка slides) by support staff: the directory's own import
  * (src/directory/import) run inside the caller's organisations. A dry run changes nothing and may
  * be run by anyone who can read; applying needs a writer. Every run is recorded as `support.import`
  * (the applied data change is recorded by the import itself as `directory.import`).

@@ -43,7 +43,7 @@ function linkConflict(err: unknown): never {
 
 /**
  * Categories of personal data a removed link destroys, recorded with `link.removed` for the
- * destruction log of Приказ РКН № 179 (research/perf-security.md §3.1).
+ * destruction log of Приказ РКН № 179 (docs/security.md, «Personal data»).
  */
 const LINK_DATA_CATEGORIES = ['upstream_subject', 'link_evidence']
 

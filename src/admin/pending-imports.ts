@@ -3,7 +3,7 @@ import type { Queryable } from '../db/pool.js'
 
 /**
  * A CSV uploaded in the console, kept between its dry run and «Применить». The file carries SNILS
- * and names in clear, and SNILS is never stored in clear (DESIGN.md §Directory): it is kept
+ * and names in clear, and SNILS is never stored in clear (docs/decisions/0003-snils-as-hmac-only.md): it is kept
  * encrypted with AES-256-GCM under a key derived from KEYS_ENCRYPTION_KEY (the service's key for data
  * at rest), bound to the upload's id and account, for 30 minutes at most, and deleted when applied.
  */

@@ -6,7 +6,7 @@ import { purgeExpiredImports } from './pending-imports.js'
 import { purgeExpiredSessions } from './sessions.js'
 
 /**
- * Support staff's part of the bridge (DESIGN.md §3): the admin API and the Russian console, with the
+ * Support staff's part of the bridge (docs/support.md): the admin API and the Russian console, with the
  * housekeeping of what they leave behind (expired sessions, old login failures, uploads never applied).
  */
 export const adminPlugin: FastifyPluginAsync = async (app) => {

@@ -11,7 +11,7 @@ import { parseSnils, snilsHmac } from '../matching/snils.js'
 export const ROLES = ['parent', 'student', 'staff', 'admin'] as const
 export type Role = (typeof ROLES)[number]
 
-/** Role codes and the Russian names schools use in exports (DESIGN.md §Directory). */
+/** Role codes and the Russian names schools use in exports (docs/directory.md, «Batch import»). */
 const ROLE_NAMES: Record<string, Role> = {
   parent: 'parent', student: 'student', staff: 'staff', admin: 'admin',
   родитель: 'parent', 'законный представитель': 'parent',
@@ -195,7 +195,7 @@ export function createCardValidator(opts: CardOptions, nameCacheSize = 50_000): 
   return (input) => checkCard(input, opts, name)
 }
 
-/** What «Контроль заполнения данных» (seed 003) flags on one card, apart from shared SNILS (needs the table). */
+/** What «Контроль заполнения данных» (docs/sources.md: Камчатка slides) flags on one card, apart from shared SNILS (needs the table). */
 export type CardProblem = 'without_snils' | 'invalid_snils' | 'without_birth_date' | 'without_middle_name' | 'shared_snils'
 export const CARD_PROBLEMS: readonly CardProblem[] = ['without_snils', 'invalid_snils', 'without_birth_date', 'without_middle_name', 'shared_snils']
 

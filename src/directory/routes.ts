@@ -40,7 +40,7 @@ import {
 import { deleteUser, putUser } from './users.js'
 
 /**
- * The journal fills the directory through these routes (DESIGN.md §Directory): single cards and
+ * The journal fills the directory through these routes (docs/directory.md): single cards and
  * organisations, the batch import («Пакетное обновление»), and the completeness report
  * («Контроль заполнения данных»). Callers: a journal client (HTTP Basic) or BOOTSTRAP_ADMIN_TOKEN.
  * The work is done by the services of src/directory; routes authenticate, map and answer.

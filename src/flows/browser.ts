@@ -2,12 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /**
- * The browser a flow belongs to (DESIGN.md §Security; ASVS 5.0 V10.1.2: accept a code only from
+ * The browser a flow belongs to (docs/security.md, «Controls, by area»; ASVS 5.0 V10.1.2: accept a code only from
  * the user agent that started the transaction). A random 256-bit id lives in an HttpOnly cookie;
  * the server keeps only its SHA-256, so a database read gives nobody a usable cookie.
  *
  * SameSite=Lax, not Strict: ЕСИА brings the person back with a cross-site top-level GET, which Lax
- * lets through (research/engineering.md §2). `__Host-` on https pins the cookie to our origin and
+ * lets through (RFC 6265bis, «SameSite»). `__Host-` on https pins the cookie to our origin and
  * path `/`, so no sibling subdomain can plant one.
  */
 export type BrowserHash = Buffer

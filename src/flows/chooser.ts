@@ -5,7 +5,7 @@ import type { LinkedCard, Role } from './login-cards.js'
 import { postButton } from './pages.js'
 
 /**
- * «Выберите организацию» (DESIGN.md §2; research/netcity.md §2.3, §7): one Госуслуги account, several
+ * «Выберите организацию» (docs/matching.md, «The chooser («Выберите организацию»)»): one Госуслуги account, several
  * journal users — a parent with children in two schools, a teacher who is also a parent. The page
  * shows for each card what tells them apart (organisation, role, the name on the card, since a
  * parent's cards may carry different spellings) and nothing about anyone else. The last choice is
@@ -21,7 +21,7 @@ export const CHOOSER = {
   cancel: 'Отменить',
 } as const
 
-/** Roles as the journal names them (research/netcity.md §2.3: «Родитель», «Ученик», «Сотрудник»…). */
+/** Roles as the journal names them («Родитель», «Ученик», «Сотрудник»…). */
 export const ROLE_LABELS: Record<Role, string> = { parent: 'Родитель', student: 'Обучающийся', staff: 'Сотрудник', admin: 'Администратор' }
 
 const fullName = (c: LinkedCard) => [c.lastName, c.firstName, c.middleName].filter(Boolean).join(' ')

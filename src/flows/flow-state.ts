@@ -5,7 +5,7 @@ import type { BrowserHash } from './browser.js'
 /**
  * Our transaction with the upstream IdP while the person is away at Госуслуги: state, nonce, PKCE
  * verifier, and what the flow was doing (a link intent, or a journal's authorize request). Kept
- * server-side, bound to the browser, consumed once (research/perf-security.md §2.4 rule 2).
+ * server-side, bound to the browser, consumed once (docs/security.md, «Controls, by area»).
  */
 export type FlowKind = 'link' | 'login'
 

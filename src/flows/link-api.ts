@@ -7,7 +7,7 @@ import { findLink, removeLink } from '../linking/links.js'
 import { createLinkIntent } from './link-intents.js'
 
 /**
- * The journal's side of the link flow (DESIGN.md §1 step 1): its backend asks for a link intent for
+ * The journal's side of the link flow (docs/architecture.md, «How a link travels»): its backend asks for a link intent for
  * the user who pressed «Привязать пользователя портала гос. услуг» and sends the browser to `url`;
  * later it can ask what the link state of a user is.
  */

@@ -4,9 +4,9 @@ import type { LinkOutcome } from '../oidc-provider/codes.js'
 import type { BrowserHash } from './browser.js'
 
 /**
- * A journal's request to link one of its users (DESIGN.md §1 step 1). The journal vouches for who
+ * A journal's request to link one of its users (docs/architecture.md, «How a link travels»). The journal vouches for who
  * the person is (they are logged in to the journal); we bind the intent to the first browser that
- * opens it, so a leaked link cannot be finished elsewhere (research/brokering.md §0 item 6).
+ * opens it, so a leaked link cannot be finished elsewhere (docs/security.md, «Controls, by area»).
  *
  * Life of an intent: created → opened (browser bound) → consumed with an outcome (the flow ended:
  * linked, failed or cancelled) → returned (the person went back to the journal with a code).

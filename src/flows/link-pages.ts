@@ -6,7 +6,7 @@ import { journalLink, messagePage, OTHER_BROWSER, postButton } from './pages.js'
 
 /**
  * Pages of the link flow. The confirmation page takes its words from the journal's own page in
- * seed 001 («Привязка пользователя к порталу гос. услуг», «Перейти» / «Отменить»), so a parent who
+ * docs/sources.md: Губкинский slides («Привязка пользователя к порталу гос. услуг», «Перейти» / «Отменить»), so a parent who
  * followed the school's instructions sees what the slides showed.
  */
 export const CONFIRMATION = {
@@ -14,7 +14,7 @@ export const CONFIRMATION = {
   redirect: 'Сейчас вы будете перенаправлены на портал гос. услуг, для привязки вашего профиля к учётной записи портала гос. услуг.',
   existingLink:
     'С вашей учётной записью уже связан пользователь портала гос. услуг. Если вы хотите привязать вашу учётную запись к другому пользователю портала гос. услуг, то существующая связь будет удалена.',
-  // Seed 001, «Как родителю зарегистрироваться в ЕСИА?»: the account must be confirmed first.
+  // docs/sources.md: Губкинский slides, «Как родителю зарегистрироваться в ЕСИА?»: the account must be confirmed first.
   confirmedOnly: 'Привязать можно только подтверждённую учётную запись портала гос. услуг.',
   journal: 'Электронный журнал',
   go: 'Перейти',

@@ -24,7 +24,7 @@ import { cardChildren, checkChildren, registerGuardianPurge } from './guardians.
 import { personOf, startUpstream, type PersonResult, type UpstreamResult } from './upstream-leg.js'
 
 /**
- * The link flow, «Привязать пользователя портала гос. услуг» (DESIGN.md §1, seed 001), step by step:
+ * The link flow, «Привязать пользователя портала гос. услуг» (docs/architecture.md, «How a link travels»; docs/sources.md: Губкинский slides), step by step:
  *
  *   1. show      GET  /link/{id}         confirmation page; the first visit binds the intent to the browser
  *   2. start     POST /link/{id}/start   «Перейти»: to Госуслуги with state, nonce and PKCE kept server-side

@@ -8,8 +8,8 @@ import type { JournalUserForMatching, ReasonCode } from '../matching/types.js'
 import type { VerifiedPerson } from '../upstream/types.js'
 
 /**
- * Which journal users a person logging in may become (DESIGN.md §2): the cards linked to their
- * upstream subject (research/brokering.md §0.1: later logins resolve through the stored link, never
+ * Which journal users a person logging in may become (docs/architecture.md, «How a login travels»): the cards linked to their
+ * upstream subject (docs/decisions/0012-auto-link-on-strong-evidence-only.md: later logins resolve through the stored link, never
  * through attributes again) and, for someone with no link yet, the cards strong evidence links
  * automatically.
  */
@@ -75,7 +75,7 @@ export interface AutoLinkResult {
 }
 
 /**
- * First login of a person with no link (DESIGN.md §2, §Matching): strong evidence only (trusted
+ * First login of a person with no link (docs/matching.md, «Auto-link at login: strong evidence only»): strong evidence only (trusted
  * account; SNILS, full name and birth date present and equal; exactly one card per organisation and
  * role — src/matching/candidates.ts), one link per such group, each with its `link.created`
  * (`method: auto`) audit event in the same transaction. Callers have already refused accounts that

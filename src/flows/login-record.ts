@@ -17,7 +17,7 @@ import type { AnsweredRequest, LoginAuth } from './login-pending.js'
  * support reads (src/linking/failed-attempts.ts).
  */
 
-/** DESIGN.md §2: `amr` names the method the bridge relied on — Госуслуги. */
+/** docs/architecture.md, «How a login travels»: `amr` names the method the bridge relied on — Госуслуги. */
 const AMR = ['esia']
 
 /** A login about to be answered with a code: whose, for which request, how they authenticated. */
@@ -140,7 +140,7 @@ export interface FailedLogin {
 }
 
 /**
- * A child's data without the parent's consent is not ours to keep (seed 003): the failed attempt
+ * A child's data without the parent's consent is not ours to keep (docs/sources.md: Камчатка slides): the failed attempt
  * holds the account, not the names, whatever an adapter handed over.
  */
 function keptPerson(person: VerifiedPerson | null, reasons: readonly ReasonCode[]): VerifiedPerson | null {

@@ -22,7 +22,7 @@ import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage, SITUATIONS, typ
 import { personOf, startUpstream } from './upstream-leg.js'
 
 /**
- * «Войти через Госуслуги» (DESIGN.md §2): the bridge is the journal's OpenID provider and
+ * «Войти через Госуслуги» (docs/architecture.md, «How a login travels»): the bridge is the journal's OpenID provider and
  * Госуслуги is the person's. Step by step:
  *
  *   1. authorize  GET  /oauth2/authorize        the journal's request checked (oidc-provider/authorize.ts), then to
@@ -39,7 +39,7 @@ import { personOf, startUpstream } from './upstream-leg.js'
  *      return     POST /login/{id}/return       from a failure page or «Отменить» → redirect_uri?error=access_denied
  *
  * The journal redeems the code at /oauth2/token (PKCE checked there) for the ID token and an access
- * token for /oauth2/userinfo; /oauth2/logout ends the login (oidc-provider/logout.ts).
+ * token for /oauth2/userinfo; /oauth2/logout ends the login (src/flows/logout.ts).
  *
  * A returning person costs four statements — the flow state written (1) and taken (2), the cards read
  * with the code, last login and audit written (4–7), the code redeemed — the upstream's two tokens
@@ -52,7 +52,7 @@ const ChoiceBody = Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 2
 type ChoiceBody = Static<typeof ChoiceBody>
 type PendingRequest = FastifyRequest<{ Params: PendingParams }>
 
-/** `acr` says honestly what the account is now (DESIGN.md §2; values listed in discovery). */
+/** `acr` says honestly what the account is now (docs/architecture.md, «How a login travels»; values listed in discovery). */
 export function acrOf(person: Pick<VerifiedPerson, 'level' | 'trusted'>): string {
   if (person.level === 'KD') return ACR.child
   return person.trusted ? ACR.confirmed : ACR.unconfirmed
@@ -122,7 +122,7 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
   if (!login || !stillRegistered(app, login)) return sendPage(reply, 400, loginGonePage())
   const fail = (failure: Omit<FailedLogin, 'clientId'>) => recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId })
 
-  // 3. account: the upstream refused, or a child account has no parent's consent (seed 003). A child
+  // 3. account: the upstream refused, or a child account has no parent's consent (docs/sources.md: Камчатка slides). A child
   // without consent is refused even with links: the consent is what lets the child's data be used.
   // Only a child account's data is fetched here — ЕСИА shows the consent by releasing it; a
   // returning adult with links logs in on the verified token alone (no /rs/prns call).

@@ -8,7 +8,7 @@ export class UpstreamIssuerChanged extends Error {
  * Links hold upstream subjects, and a subject means a person only together with the provider that
  * issued it: an ЕСИА oid and a broker's `sub` of the same digits are different people. The bridge
  * remembers the issuer its links were made with and refuses to start against another one while
- * links exist — moving from a direct ЕСИА connection to a broker (DESIGN.md §Upstream) is then a
+ * links exist — moving from a direct ЕСИА connection to a broker (docs/decisions/0004-one-upstream-issuer-kept-with-links.md) is then a
  * deliberate migration of the links, never a silent mix-up. The bundled mock (development data)
  * is simply re-pointed.
  */

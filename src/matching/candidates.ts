@@ -5,10 +5,10 @@ import { sortReasons } from './reasons.js'
 import type { JournalUserForMatching, MatchField, ReasonCode } from './types.js'
 
 /**
- * Login without a link yet (DESIGN.md §2): which journal users is this verified person, by strong
+ * Login without a link yet (docs/matching.md, «Auto-link at login: strong evidence only»): which journal users is this verified person, by strong
  * evidence only? Attributes propose a link once; later logins resolve through the stored link
- * (research/brokering.md §0.1). Never picks one of several cards (§0.4), never touches a card
- * linked to someone else, never searches for an unconfirmed account (§2.6).
+ * (docs/decisions/0012-auto-link-on-strong-evidence-only.md). Never picks one of several cards,
+ * never touches a card linked to someone else, never searches for an unconfirmed account.
  */
 
 type Role = JournalUserForMatching['role']

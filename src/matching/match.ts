@@ -3,7 +3,7 @@ import { normalizeMiddleName, normalizeName } from './normalize.js'
 import { MATCH_FIELDS, type JournalUserForMatching, type MatchField, type MatchOutcome, type ReasonCode } from './types.js'
 
 /**
- * Is this ЕСИА person this journal user? Field by field, with reasons (DESIGN.md §Matching).
+ * Is this ЕСИА person this journal user? Field by field, with reasons (docs/matching.md).
  *
  * Pure and synchronous: it runs on every link attempt and for every card found at login. The
  * person's SNILS arrives already as an HMAC (computed once per login by the caller), so no secret
@@ -22,12 +22,13 @@ export interface MatchSubject {
 }
 
 /**
- * Account checks (research/netcity.md §3.3–§3.4, seeds 000/002/004 for levels, 003 for consent).
+ * Account checks (docs/matching.md, «Which accounts may be matched»; levels from docs/sources.md:
+ * Parent-meeting text, Кедровый order, Ростов recommendations; consent from its Камчатка slides).
  *
  * A `KD` child account is judged by the parent's consent («Согласия и доверенности»), not by the
  * trust flag: ЕСИА only lets a parent with a confirmed account create it, the child's data is
  * checked against ЕГР ЗАГС and the SNILS by СФР, and whether ЕСИА sets `is_tru` on child accounts
- * is undocumented (research/esia.md §8). The consent is what the e-journals' own instructions make
+ * is undocumented (docs/esia.md, «Known only from public examples, unverified on a real stand»). The consent is what the e-journals' own instructions make
  * the condition for a child to log in. Every other account must be confirmed («подтверждённая»):
  * упрощённая and стандартная carry self-typed data that nobody checked in person.
  */
@@ -71,7 +72,7 @@ const MISMATCH: Record<MatchField, ReasonCode> = {
  * Names are required: a surname, name or patronymic present on one side only differs — except a
  * patronymic absent on both sides, which agrees without being evidence. Birth date and SNILS are
  * compared wherever both sides have them; a card SNILS that failed its checksum is a typo at
- * school and never evidence (research/brokering.md §0.3: only verified identifiers on both sides).
+ * school and never evidence (only identifiers verified on both sides count, docs/decisions/0012-auto-link-on-strong-evidence-only.md).
  */
 function compareField(field: MatchField, card: JournalUserForMatching, subject: MatchSubject): 'equal' | 'differs' | 'skip' {
   switch (field) {
@@ -98,7 +99,7 @@ function compareField(field: MatchField, card: JournalUserForMatching, subject: 
  * them nothing new). A rejected outcome is never evidence, whatever fields agreed.
  *
  * Except for a child account without the parent's consent: the consent is what allows a child's
- * data to be used at all (seed 003, «Согласия и доверенности»), and ЕСИА withholds that data then,
+ * data to be used at all (docs/sources.md: Камчатка slides, «Согласия и доверенности»), and ЕСИА withholds that data then,
  * so the adapters hand over empty names. Comparing them would only add mismatches that are not
  * true and send the family to the school for nothing; the one thing to fix is the consent.
  */
@@ -123,11 +124,11 @@ export function matchUser(card: JournalUserForMatching, person: VerifiedPerson, 
   return matchPrepared(card, prepareMatchSubject(person, opts.snilsHmac))
 }
 
-/** What login auto-linking needs on top of full-name agreement (DESIGN.md §2). */
+/** What login auto-linking needs on top of full-name agreement (docs/matching.md, «Auto-link at login: strong evidence only»). */
 const STRONG_FIELDS: readonly MatchField[] = ['last_name', 'first_name', 'birth_date', 'snils']
 
 /**
- * Strong evidence, enough to link at login without the person doing anything (DESIGN.md §2): an
+ * Strong evidence, enough to link at login without the person doing anything (docs/decisions/0012): an
  * accepted account, SNILS + full name + birth date present on both sides and equal. A `matched`
  * outcome already means the account passed and the patronymic agreed (equal, or absent on both
  * sides — people without one must not be locked out of auto-linking).

@@ -8,17 +8,18 @@ import { MATCH_FIELDS, type MatchField, type ReasonCode } from './types.js'
  * the field, the person knows their own data.
  *
  * Written for a tired parent on a phone: short sentences, no jargon, no blame. Wording follows the
- * seeds: the journal's own labels («Персональные настройки», «Привязать пользователя портала гос.
- * услуг», seed 001), account levels and how to confirm one (seeds 000, 002, 004), the child's
- * consent in «Согласия и доверенности» and the data the school enters (seed 003).
+ * documents of docs/sources.md: the journal's own labels («Персональные настройки», «Привязать
+ * пользователя портала гос. услуг», Губкинский slides), account levels and how to confirm one
+ * (Parent-meeting text, Кедровый order, Ростов recommendations), the child's consent in «Согласия и
+ * доверенности» and the data the school enters (Камчатка slides).
  */
 
 /** Which button brought the person here: the journal's link button or «Войти через Госуслуги». */
 export type Flow = 'link' | 'login'
 
 /**
- * Reason codes of DESIGN.md plus two outcomes of our own pages: `cancelled` (the person pressed
- * «Отменить» on the link page) and `flow_expired` (the flow is unknown, expired or already used:
+ * Reason codes (docs/matching.md, «Reason codes») plus two outcomes of our own pages: `cancelled`
+ * (the person pressed «Отменить» on the link page) and `flow_expired` (the flow is unknown, expired or already used:
  * a replayed callback, the back button, a second tab — "something went wrong, start again").
  */
 export type MessageCode = ReasonCode | 'cancelled' | 'flow_expired'
@@ -53,7 +54,8 @@ const FIELD_NAMES_EN: Record<MatchField, string> = {
   snils: 'SNILS',
 }
 
-// Labels of the buttons the person presses, exactly as the journal shows them (seed 001).
+// Labels of the buttons the person presses, exactly as the journal shows them
+// (docs/sources.md: Губкинский slides).
 const LINK_BUTTON = '«Привязать пользователя портала гос. услуг»'
 const LOGIN_BUTTON = '«Войти через Госуслуги»'
 
@@ -61,16 +63,16 @@ const LOGIN_BUTTON = '«Войти через Госуслуги»'
 const STEP = {
   againLink: `Затем снова нажмите в журнале ${LINK_BUTTON}.`,
   againLogin: `Затем снова нажмите ${LOGIN_BUTTON}.`,
-  // Seed 001 / research/netcity.md §3.1: ФИО shows in «Персональные настройки», opened by clicking
+  // docs/sources.md: Губкинский slides: ФИО shows in «Персональные настройки», opened by clicking
   // one's own name at the top right.
   compareWithJournalName:
     'Сравните данные в журнале и в профиле на Госуслугах. ФИО в журнале видно в «Персональных настройках»: нажмите на своё ФИО вверху справа.',
   compareGosuslugi: 'Сверьте данные в профиле на Госуслугах со своими документами.',
   whoFixes: 'Ошибку в журнале исправляет школа: сообщите классному руководителю или администратору. Ошибку на Госуслугах исправьте в своём профиле.',
-  // research/netcity.md §3.2: a child's card bound to a parent's Госуслуги (or another parent's) is
-  // the commonest wrong binding.
+  // A child's card bound to a parent's Госуслуги (or another parent's) is the wrong binding
+  // schools' help pages warn of most.
   ownAccount: 'Проверьте, что вы вошли на Госуслуги под своей учётной записью, а не под учётной записью ребёнка или другого родителя.',
-  // Seed 003: «Данные, необходимые для идентификации и аутентификации пользователей на портале
+  // docs/sources.md: Камчатка slides: «Данные, необходимые для идентификации и аутентификации пользователей на портале
   // Госуслуги, внесены в ГИС» — the school enters ФИО, дата рождения, СНИЛС.
   schoolEntersData: 'Обратитесь в школу (к классному руководителю или администратору). Школа должна внести в журнал ваши ФИО, дату рождения и СНИЛС точно как в документах.',
   linkFromJournal: `Если вы входите в журнал по логину и паролю, откройте там «Персональные настройки» и нажмите ${LINK_BUTTON}. После этого вход через Госуслуги заработает.`,
@@ -138,7 +140,7 @@ function mismatchEntry(fields: MatchField[]): Entry {
 }
 
 const ENTRIES: Record<Exclude<MessageCode, `mismatch:${string}` | `idp_error:${string}`>, Entry> = {
-  // Seeds 000, 002, 004: упрощённая → стандартная → подтверждённая; three ways to confirm.
+  // docs/sources.md: Parent-meeting text, Кедровый order, Ростов recommendations: упрощённая → стандартная → подтверждённая; three ways to confirm.
   untrusted_account: {
     title: 'Нужна подтверждённая учётная запись Госуслуг',
     text: {
@@ -160,7 +162,7 @@ const ENTRIES: Record<Exclude<MessageCode, `mismatch:${string}` | `idp_error:${s
       'The ЕСИА account is not confirmed (level P: simplified or standard). Only confirmed (PR) accounts, or child (KD) accounts with parental consent, are matched. Nothing to fix in the journal: the person confirms the account (service centre/МФЦ with a passport, code by Russian Post, or e-signature).',
   },
 
-  // Seed 003: «Выдайте разрешение за три шага», through a browser, not the mobile app.
+  // docs/sources.md: Камчатка slides: «Выдайте разрешение за три шага», through a browser, not the mobile app.
   child_consent_required: {
     title: 'Нужно согласие родителя',
     text: 'Это детская учётная запись Госуслуг. Чтобы ребёнок мог входить в электронный дневник, родитель должен один раз разрешить передачу данных ребёнка.',
@@ -259,7 +261,7 @@ const ENTRIES: Record<Exclude<MessageCode, `mismatch:${string}` | `idp_error:${s
   },
 }
 
-// Upstream refusals (research/esia.md §9). ЕСИА codes arrive as `ESIA-0070xx`; a standard OIDC
+// Upstream refusals (docs/esia.md, «Errors»). ЕСИА codes arrive as `ESIA-0070xx`; a standard OIDC
 // provider or broker sends the OAuth error names; our adapters add names for network failures.
 const DECLINED_CODES = new Set(['ESIA-007004', 'access_denied', 'consent_required'])
 const UNAVAILABLE_CODES = new Set([
@@ -301,7 +303,7 @@ const IDP_ENTRIES = {
     title: 'Не удалось войти через Госуслуги',
     text: 'Вход через Госуслуги не завершился из-за ошибки. Ничего не изменилось.',
     steps: thenPress([], 'Попробуйте ещё раз: снова нажмите', ['Если ошибка повторяется, сообщите в школу и укажите время попытки.']),
-    operator: 'ЕСИА (or the OIDC provider) returned an error; see the code in the reason and research/esia.md §9.',
+    operator: 'ЕСИА (or the OIDC provider) returned an error; see the code in the reason and the error table of docs/esia.md (Errors).',
   },
 } satisfies Record<string, Entry>
 

@@ -1,5 +1,5 @@
 /**
- * Name normalisation for matching (DESIGN.md §Matching). Journal cards are typed by hand at school,
+ * Name normalisation for matching (docs/matching.md, «Normalisation»). Journal cards are typed by hand at school,
  * ЕСИА data comes from passports: the same name arrives with different case, ё/е, dash variants,
  * stray spaces and Latin letters that look Cyrillic. Normalise both sides the same way, then
  * compare field by field.

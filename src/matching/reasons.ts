@@ -1,7 +1,7 @@
 import { MATCH_FIELDS, type MatchField, type ReasonCode } from './types.js'
 
 /**
- * The reason codes of DESIGN.md §Matching as values, in the order a page explains them: what the
+ * The reason codes (docs/matching.md, «Reason codes») as values, in the order a page explains them: what the
  * person can fix in their own account first, then what the school must fix.
  */
 export const MISMATCH_REASONS = MATCH_FIELDS.map((field) => `mismatch:${field}` as const)

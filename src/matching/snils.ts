@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 
 /**
  * SNILS (страховой номер индивидуального лицевого счёта). Rules from the ПФР instruction
- * (research/netcity.md §6): 9 digits + 2 check digits; check number = weighted sum (weights 9…1)
+ * (docs/matching.md, «Normalisation»): 9 digits + 2 check digits; check number = weighted sum (weights 9…1)
  * with sum < 100 → sum, 100/101 → 00, else sum mod 101 (100 → 00); checked only above 001-001-998,
  * so the ЕСИА test range 000-000-600 xx is accepted as is.
  */

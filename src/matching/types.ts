@@ -1,5 +1,5 @@
 /**
- * Outcomes and reason codes of matching (DESIGN.md §Matching). These names are a contract with
+ * Outcomes and reason codes of matching (docs/matching.md, «Reason codes»). These names are a contract with
  * journals (they travel in link tokens) and with support (they are stored with failed attempts).
  */
 

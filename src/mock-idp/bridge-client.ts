@@ -9,7 +9,7 @@ import { startMockEsia, type RunningMockEsia } from './index.js'
 
 export { MOCK_ESIA_CLIENT_ID } from './constants.js'
 
-/** Where ЕСИА sends the browser back to the bridge (DESIGN.md §Flows: `GET /auth/callback`). */
+/** Where ЕСИА sends the browser back to the bridge (`GET /auth/callback`, docs/esia.md, «Endpoints»). */
 export const bridgeCallbackUrl = (config: Config): string => `${config.publicUrl}/auth/callback`
 
 /** The bridge as an ИС registered at the mock: its callback, its test key, and OIDC credentials if configured. */

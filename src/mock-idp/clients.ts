@@ -2,7 +2,7 @@ import { createPublicKey, timingSafeEqual, createHash, type KeyObject } from 'no
 import { gostCertificateHash, gostPublicKey } from '../upstream/signers/openssl-gost.js'
 import { testKeyCertificateHash } from '../upstream/signers/test-key.js'
 
-/** The algorithms an ИС may choose for its tokens on the tech portal (research/esia.md §5.2). */
+/** The algorithms an ИС may choose for its tokens on the tech portal (docs/esia.md, «Token shapes and the checks made»). */
 export type TokenAlg = 'RS256' | 'GOST3410_2012_256'
 
 /** An ИС's GOST certificate as ЕСИА holds it: read once, when the ИС is registered. */
@@ -40,7 +40,7 @@ export interface MockClientRegistration {
   certHash?: string
   /** How the mock signs this ИС's tokens, as chosen on the tech portal; RS256 unless said. */
   tokenAlg?: TokenAlg
-  /** The ИС accepts only confirmed accounts: others get ESIA-007055 (research/esia.md §8). */
+  /** The ИС accepts only confirmed accounts: others get ESIA-007055 (docs/esia.md, «Errors»). */
   confirmedOnly?: boolean
   /** Standard OIDC side: client_secret_basic credentials. */
   oidc?: { clientId: string; clientSecret: string }

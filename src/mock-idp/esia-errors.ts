@@ -1,7 +1,7 @@
 /**
  * ЕСИА error codes the mock answers with, as the real service does: on the redirect as
  * `error`, `error_description` = "ESIA-0070xx: text", `state`; at the token endpoint as 400 JSON
- * with the same fields (research/esia.md §3.5, §5.1, §9). Texts seen in the field are kept
+ * with the same fields (docs/esia.md, «Errors»). Texts seen in the field are kept
  * verbatim (007005, 007014, 007053); the others are abridged from the methodological
  * recommendations as quoted in go-api-epgu.
  */

@@ -8,7 +8,7 @@ import { EsiaRefusal } from './esia-errors.js'
  * independently of the adapter that builds the request: a mistake shared by both would hide.
  */
 
-/** `yyyy.MM.dd HH:mm:ss Z`, e.g. `2025.09.02 13:00:29 +0300` (research/esia.md §3.1). */
+/** `yyyy.MM.dd HH:mm:ss Z`, e.g. `2025.09.02 13:00:29 +0300` (docs/esia.md, «Authorization request (v2/ac)»). */
 const TIMESTAMP = /^(\d{4})\.(\d{2})\.(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/
 
 /** The instant a ЕСИА timestamp names, in ms; null when the format is wrong or the day unreal. */
@@ -29,7 +29,7 @@ export function checkTimestamp(value: string, skewSeconds: number, now = Date.no
   if (Math.abs(at - now) > skewSeconds * 1000) throw new EsiaRefusal('ESIA-007015', 'timestamp')
 }
 
-/** ЕСИА wants `state` to be a UUID (AISGorod: «согласно правилам ЕСИА», research/esia.md §3.1). */
+/** ЕСИА wants `state` to be a UUID (AISGorod: «согласно правилам ЕСИА», docs/esia.md, «Authorization request (v2/ac)»). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
 export function checkState(state: string): void {
   if (!UUID.test(state)) throw new EsiaRefusal('ESIA-007003', 'state')
@@ -44,7 +44,7 @@ export function requireParams<K extends string>(params: Partial<Record<K, string
 
 /**
  * The string ЕСИА's v2/ac and v3/te sign, in this exact order with no separators
- * (research/esia.md §4.1): client_id + scope + scope_org + timestamp + state + redirect_uri
+ * (docs/esia.md, «The signed `client_secret`»): client_id + scope + scope_org + timestamp + state + redirect_uri
  * (+ code at the token endpoint). An empty scope_org contributes nothing.
  */
 export function signedMessage(p: { clientId: string; scope: string; scopeOrg?: string | undefined; timestamp: string; state: string; redirectUri: string; code?: string | undefined }): string {
@@ -53,7 +53,7 @@ export function signedMessage(p: { clientId: string; scope: string; scopeOrg?: s
 
 /**
  * `client_secret` is base64url of the raw signature; standard base64 is accepted too (AISGorod
- * sends it, §4.1). With a GOST certificate it is checked as ЕСИА does: GOST R 34.10-2012 (256)
+ * sends it). With a GOST certificate it is checked as ЕСИА does: GOST R 34.10-2012 (256)
  * with the Streebog-256 digest over the UTF-8 message, 64 bytes in OpenSSL's order (s‖r,
  * big-endian), so CryptoPro's unreversed bytes fail; without the engine an Ed25519 key stands in.
  */

@@ -42,7 +42,7 @@ export interface MockFaults {
   /** Answer 200 with a body that is not JSON: at the token endpoints, on /rs/prns and userinfo, or on /rs/prns/{oid}/kids only. */
   malformedJson: 'none' | 'token' | 'person' | 'kids'
   tamper: TokenTamper | 'none'
-  /** Dialect quirks seen in the field (research/esia.md §10.8): `expires_in` as a string… */
+  /** Dialect quirks seen in the field (docs/esia.md, «Token request (v3/te)»): `expires_in` as a string… */
   expiresInAsString: boolean
   /** …oids as strings instead of numbers… */
   oidAsString: boolean

@@ -15,7 +15,7 @@ export interface Grant {
   nonce: string | undefined
   /** PKCE S256 challenge, when the client sent one. */
   codeChallenge: string | undefined
-  /** `access_type=offline`: a refresh token is issued (research/esia.md §5.1). */
+  /** `access_type=offline`: a refresh token is issued (docs/esia.md, «The mock, and how it differs from ЕСИА»). */
   offline: boolean
   /** Seconds since the epoch. */
   authTime: number
@@ -23,7 +23,7 @@ export interface Grant {
   sid: string
 }
 
-/** Scope names ЕСИА knows (research/esia.md §7); an unknown one is refused with ESIA-007006. */
+/** Scope names ЕСИА knows (docs/esia.md, «Errors»); an unknown one is refused with ESIA-007006. */
 export const ESIA_PERSON_SCOPES = new Set([
   'fullname', 'birthdate', 'gender', 'snils', 'inn', 'id_doc', 'birthplace', 'medical_doc', 'military_doc',
   'foreign_passport_doc', 'drivers_licence_doc', 'birth_cert_doc', 'residence_doc', 'temporary_residence_doc',

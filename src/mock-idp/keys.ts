@@ -35,7 +35,7 @@ export async function newRsaKey(): Promise<KeyObject> {
 }
 
 /**
- * The mock's token signing keys. ЕСИА rotates its keys (research/esia.md §5.2, ekapusta#27), so
+ * The mock's token signing keys. ЕСИА rotates its keys (docs/operations.md, «Secrets and their rotation»; ekapusta/oauth2-esia#27), so
  * the mock can too: the new key signs at once, the previous one stays published (or is dropped)
  * for verifiers that cached it.
  */

@@ -4,14 +4,15 @@ import type { Persona, PersonaKid } from './personas.js'
 
 /**
  * What `/rs/prns/{oid}` and its collections return for a persona, field by field as the granted
- * scopes allow (research/esia.md §6). Shapes follow the real test-stand examples; the kid element
- * is a best guess (§6.6) and documents are made up deterministically from the oid.
+ * scopes allow (docs/esia.md, «Person data (`/rs/prns`)»). Shapes follow the real test-stand
+ * examples; the kid element is a best guess (docs/esia.md, «Children (`/kids`)»)
+ * and documents are made up deterministically from the oid.
  */
 export type Element = { id: number } & Record<string, unknown>
 
 const etag = (value: unknown): string => createHash('sha1').update(JSON.stringify(value)).digest('hex').toUpperCase()
 
-/** Scopes an access token grants for `oid`: `openid` bare, the others `name?oid=<oid>` (§5.3). */
+/** Scopes an access token grants for `oid`: `openid` bare, the others `name?oid=<oid>`. */
 export function grantedScopes(scopeClaim: unknown, oid: string): Set<string> {
   const granted = new Set<string>()
   if (typeof scopeClaim !== 'string') return granted

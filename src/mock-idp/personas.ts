@@ -4,8 +4,8 @@ import personasJson from './personas.json' with { type: 'json' }
 
 /**
  * The people of the mock ЕСИА (`personas.json`). Each stands for one case the bridge must handle
- * (DESIGN.md §Mock ЕСИА); tests pick them by `id`, the picker page shows `label` and `description`.
- * Dates and SNILS are in ЕСИА's own formats (`dd.MM.yyyy`, `NNN-NNN-NNN NN`, research/esia.md §6.1).
+ * (docs/esia.md, «The mock, and how it differs from ЕСИА»); tests pick them by `id`, the picker page shows `label` and `description`.
+ * Dates and SNILS are in ЕСИА's own formats (`dd.MM.yyyy`, `NNN-NNN-NNN NN`, docs/esia.md, «Person data (`/rs/prns`)»).
  */
 const EsiaDate = Type.String({ pattern: '^\\d{2}\\.\\d{2}\\.\\d{4}$' })
 const EsiaSnils = Type.String({ pattern: '^\\d{3}-\\d{3}-\\d{3} \\d{2}$' })
@@ -32,7 +32,7 @@ const Persona = Type.Object({
   /** `PR` подтверждённая, `P` упрощённая/стандартная, `KD` детская. */
   level: Type.Union([Type.Literal('PR'), Type.Literal('P'), Type.Literal('KD')]),
   trusted: Type.Boolean(),
-  /** KD only: has a parent consented in «Согласия и доверенности» (seed 003)? */
+  /** KD only: has a parent consented in «Согласия и доверенности» (docs/sources.md: Камчатка slides)? */
   childConsent: Type.Optional(Type.Boolean()),
   /**
    * `decline`: the person presses «Отказать» on the consent step (ESIA-007004). `decline-kids`: the

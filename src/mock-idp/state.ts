@@ -19,7 +19,7 @@ export interface MockEsiaOptions {
   signingKey?: KeyObject
   /** GOST key and certificate for the tokens of ИС that chose GOST3410_2012_256; generated on first use when omitted. */
   gostSigningKey?: GostKeyPair
-  /** Code lifetime; ЕСИА's codes live 240 s (research/esia.md §5.3). */
+  /** Code lifetime; ЕСИА's codes live 240 s (docs/esia.md, «Token shapes and the checks made»). */
   codeLifetimeSeconds?: number
   /** Allowed distance between a request's `timestamp` and the mock's clock (ESIA-007015). */
   timestampSkewSeconds?: number
@@ -82,7 +82,7 @@ export class MockEsiaState {
     return new MockEsiaState(await MockSigningKeys.create(opts.signingKey), opts)
   }
 
-  /** ЕСИА's `iss`: `http://host/` with the trailing slash, as in real tokens (research/esia.md §1). */
+  /** ЕСИА's `iss`: `http://host/` with the trailing slash, as in real tokens (docs/esia.md, «Token shapes and the checks made»). */
   get esiaIssuer(): string {
     return `${this.baseUrl}/`
   }

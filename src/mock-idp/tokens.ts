@@ -17,7 +17,7 @@ function spoilSignature(token: string): string {
 }
 
 /**
- * Tokens shaped like the real ones (research/esia.md §5.2–5.3): RS256, or GOST3410_2012_256 for
+ * Tokens shaped like the real ones (docs/esia.md, «Token shapes and the checks made»): RS256, or GOST3410_2012_256 for
  * an ИС that chose it (signed by OpenSSL's GOST engine, in ЕСИА's byte order), ЕСИА's header fields
  * (`ver`, `typ`, `sbt`, no `kid`), `iss` in the `http://…/` form, the access token without `aud`
  * but with `client_id` and numeric `urn:esia:sbj_id`, scopes suffixed `?oid=`, the ID token with
@@ -48,7 +48,7 @@ export class MockTokens {
     const p = grant.persona
     return {
       'urn:esia:sbj:typ': 'P',
-      // «Параметр отсутствует, если УЗ не подтверждена» (research/esia.md §5.3).
+      // «Параметр отсутствует, если УЗ не подтверждена» (docs/esia.md, «Token shapes and the checks made»).
       ...(p.trusted ? { 'urn:esia:sbj:is_tru': true } : {}),
       'urn:esia:sbj:oid': this.#oid(grant),
       'urn:esia:sbj:nam': `OID.${p.oid}`,
@@ -76,7 +76,7 @@ export class MockTokens {
     return `${input}.${sign('sha256', Buffer.from(input), key.privateKey).toString('base64url')}`
   }
 
-  /** The authorization code: a JWT like ЕСИА's (real 2025 sample, §5.3), valid 240 s. */
+  /** The authorization code: a JWT like ЕСИА's (real 2025 sample, docs/esia.md «Token shapes and the checks made»), valid 240 s. */
   async esiaCode(grant: Grant, lifetimeSeconds: number): Promise<string> {
     const iat = now()
     const key = this.keys.active

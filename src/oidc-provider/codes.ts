@@ -12,7 +12,7 @@ export const ACCESS_TOKEN_TTL_S = 600
 
 export type LinkResult = 'linked' | 'failed' | 'cancelled'
 
-/** What a link token tells the journal (DESIGN.md §1 step 4). */
+/** What a link token tells the journal (docs/architecture.md, «How a link travels»). */
 export interface LinkOutcome {
   result: LinkResult
   reasons: ReasonCode[]
@@ -35,7 +35,7 @@ export interface LinkedChildren {
 }
 
 /**
- * Claims of a login, filled by the login flow (DESIGN.md §2): they go into the ID token as they
+ * Claims of a login, filled by the login flow (docs/architecture.md, «How a login travels»): they go into the ID token as they
  * are, and — without the authentication-event claims — to /oauth2/userinfo.
  */
 export interface LoginClaims {
@@ -56,7 +56,7 @@ export interface LoginClaims {
   children_checked_at?: number
 }
 /**
- * `acr` values of our ID tokens (DESIGN.md §2; listed in discovery): what the Госуслуги account
+ * `acr` values of our ID tokens (docs/architecture.md, «How a login travels»; listed in discovery): what the Госуслуги account
  * was at this login. `esia:confirmed` only for a confirmed («подтверждённая») account; a child
  * account logs in only with the parent's consent; an unconfirmed (упрощённая or стандартная)
  * account only through a link made while it was confirmed.

@@ -26,7 +26,8 @@ export function discoveryDocument(issuer: string) {
     id_token_signing_alg_values_supported: [ALG],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid', 'org_id', 'role', 'name', 'family_name', 'given_name', 'middle_name', 'children', 'children_checked_at'],
+    // Only claims we issue: the card's names come as family/given/middle, never as a composed `name`.
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid', 'org_id', 'role', 'family_name', 'given_name', 'middle_name', 'children', 'children_checked_at'],
     acr_values_supported: Object.values(ACR),
     // select_account shows «Выберите организацию» even for one card; none is answered login_required
     // (no session here). login and consent are accepted but not listed: whether Госуслуги asks again

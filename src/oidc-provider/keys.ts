@@ -3,11 +3,11 @@ import { CompactEncrypt, calculateJwkThumbprint, compactDecrypt, exportJWK, gene
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js'
 
 /**
- * The provider's ES256 signing keys (DESIGN.md §2: "ES256, `kid`; rotation without downtime").
- * ES256 because signing is our cost and it is 4× cheaper than RS256 here (research/perf-security.md
- * §1.4); `kid` is the JWK thumbprint. Rows live in `signing_keys`, private halves encrypted.
+ * The provider's ES256 signing keys (docs/operations.md, «Secrets and their rotation»).
+ * ES256 because signing is our cost and it is 4× cheaper than RS256 here (decision record
+ * docs/decisions/0007-es256-one-shot-signing-with-node-crypto.md); `kid` is the JWK thumbprint. Rows live in `signing_keys`, private halves encrypted.
  *
- * Rotation follows panva's order (research/engineering.md §2): the new key is published in the JWKS
+ * Rotation follows panva's order (docs/decisions/0010-small-hand-written-parts.md): the new key is published in the JWKS
  * at once but signs only after ACTIVATION_DELAY, longer than any verifier keeps a JWKS cached (our
  * `Cache-Control` and jose's default `cacheMaxAge` of 10 minutes), so no journal ever sees a `kid`
  * it has not fetched yet. The old key stops signing at that moment and stays published until its

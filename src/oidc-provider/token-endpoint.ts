@@ -8,7 +8,7 @@ import { noStore, OAuthError, OAuthErrorBody, oauthErrorHandler } from './oauth-
 import { signIdToken, signLinkToken } from './tokens.js'
 
 /**
- * POST /oauth2/token — one endpoint for both flows (DESIGN.md §1 step 4, §2): a `link` code
+ * POST /oauth2/token — one endpoint for both flows (docs/architecture.md, «How a link travels» and «How a login travels»): a `link` code
  * redeems `{link_token}`, a `login` code `{id_token, access_token, token_type, expires_in}`.
  * Cost on the login path: one SQL statement (code redeemed and access token stored together) and
  * one ES256 signature.

@@ -27,7 +27,7 @@ const keyObjects = new WeakMap<CryptoKey, KeyObject>()
  * A compact JWS (RFC 7515) signed ES256 with node:crypto's one-shot sign. Written out here, not
  * with jose's SignJWT, because every login signs one: WebCrypto costs ≈ 150 µs of CPU per token
  * here against ≈ 65 µs one-shot (measured on this machine), a tenth of the login's CPU budget
- * (DESIGN.md §Service levels). The format is tiny — header and claims as base64url JSON, the
+ * (docs/performance.md, «Service levels»). The format is tiny — header and claims as base64url JSON, the
  * signature as r‖s (IEEE P1363, RFC 7518 §3.4) — and every test verifies the result with jose and
  * openid-client, as journals do.
  */
@@ -39,7 +39,7 @@ function signJws(key: CryptoKey, header: Record<string, unknown>, claims: Record
 }
 
 /**
- * DESIGN.md §1 step 4: `iss`, `aud`=client_id, `sub`=journal_user_id, result, reasons, evidence, replaced, `iat`, `exp` ≤ 5 min, `jti`;
+ * docs/architecture.md, «How a link travels»: `iss`, `aud`=client_id, `sub`=journal_user_id, result, reasons, evidence, replaced, `iat`, `exp` ≤ 5 min, `jti`;
  * for a linked parent card with children in the journal, the evidence of guardianship too: `children`
  * (the ones Госуслуги confirmed) and, when anything was compared, `children_checked_at`.
  */

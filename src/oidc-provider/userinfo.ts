@@ -14,7 +14,6 @@ export const UserinfoClaims = Type.Object(
     sub: Type.String(),
     org_id: Type.Optional(Type.String()),
     role: Type.Optional(Type.String()),
-    name: Type.Optional(Type.String()),
     family_name: Type.Optional(Type.String()),
     given_name: Type.Optional(Type.String()),
     middle_name: Type.Optional(Type.String()),

@@ -28,7 +28,7 @@ export interface UpstreamDeps {
 }
 
 /**
- * The adapter IDP_KIND names (DESIGN.md §Upstream): `esia` for a direct ЕСИА connection, `oidc`
+ * The adapter IDP_KIND names (docs/operations.md, «Changing the upstream»): `esia` for a direct ЕСИА connection, `oidc`
  * for a broker speaking standard OpenID Connect, `mock` — the `esia` adapter pointed at the
  * bundled mock (config.idp.esia.url) with the test-key signer and the mock's published keys.
  */

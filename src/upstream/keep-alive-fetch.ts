@@ -5,8 +5,8 @@ import { Agent, type Dispatcher } from 'undici'
  * Back-channel HTTP to the provider on undici's dispatcher API with kept-alive connections.
  *
  * Why not the global fetch, nor node:http: a login makes two or three calls to ЕСИА (token,
- * person, children) and the whole login may cost the bridge ≈ 1.2 ms of CPU (README «Benchmarks»,
- * service levels). Measured on this machine for a token exchange (a 500-byte form out, 2 KB of JSON back,
+ * person, children) and the whole login may cost the bridge ≈ 1.2 ms of CPU (docs/performance.md,
+ * «Service levels»). Measured on this machine for a token exchange (a 500-byte form out, 2 KB of JSON back,
  * 8 at once): undici's fetch ≈ 0.45 ms of CPU per request (its WHATWG streams and Request/Response
  * objects), node:http with a keep-alive agent ≈ 0.09 ms, undici's `Agent.request` ≈ 0.04 ms
  * (docs/decisions/0015-back-channel-on-undici-dispatcher.md). `keepAliveRequest` is what our

@@ -1,6 +1,6 @@
 /**
- * The contract between the upstream identity provider and the rest of the bridge (DESIGN.md
- * §Upstream). Every adapter — ЕСИА dialect, generic OIDC, the bundled mock — turns a login into one
+ * The contract between the upstream identity provider and the rest of the bridge (docs/architecture.md,
+ * «The parts»). Every adapter — ЕСИА dialect, generic OIDC, the bundled mock — turns a login into one
  * `VerifiedPerson` or a typed `UpstreamError`.
  */
 
@@ -46,7 +46,7 @@ export interface VerifiedPerson extends VerifiedAccount, PersonName {
 }
 
 /**
- * Whether this login can tell the person's children (docs/esia.md «Children»): the installation
+ * Whether this login can tell the person's children (docs/esia.md, «Children (`/kids`)»): the installation
  * does not ask for them (no `kid_*` in ESIA_SCOPES; a broker that sends no children claim), the
  * person did not grant the kid scopes, or they were granted.
  */
@@ -70,7 +70,7 @@ export interface UpstreamLogin {
   children(): Promise<VerifiedChild[] | undefined>
 }
 
-/** What the flow keeps server-side between start and finish (DESIGN.md §Security). */
+/** What the flow keeps server-side between start and finish (docs/security.md, «Controls, by area»). */
 export interface UpstreamTransaction {
   /** Sent upstream as `state`; a UUID for ЕСИА. */
   state: string

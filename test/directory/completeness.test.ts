@@ -5,7 +5,7 @@ import { badSnils, bootstrap, csv, importFile, journal, putOrganization, snils }
 
 /**
  * A deputy head prepares the school for sign-in through Госуслуги and opens «Контроль заполнения
- * данных» (seed 003): which cards lack what, per role, and which cards to fix.
+ * данных» (docs/sources.md: Камчатка slides): which cards lack what, per role, and which cards to fix.
  */
 describe('completeness report', () => {
   let t: TestApp

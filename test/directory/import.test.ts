@@ -8,7 +8,7 @@ import { badSnils, cardsOf, cp1251, csv, CSV_HEADER, importFile, putOrganization
 
 /**
  * A school secretary exports the class lists from Excel and the journal posts them to the bridge
- * («Пакетное обновление», seed 003). Exports come in Windows-1251 or UTF-8, with typos in them.
+ * («Пакетное обновление», docs/sources.md: Камчатка slides). Exports come in Windows-1251 or UTF-8, with typos in them.
  */
 describe('batch import of the directory', () => {
   let t: TestApp
@@ -278,7 +278,7 @@ describe('batch import of the directory', () => {
     expect(res.statusCode).toBe(415)
   })
 
-  it('the exported header constant is the one of DESIGN.md', () => {
+  it('the exported header constant is the documented one', () => {
     expect(CSV_HEADER).toBe('Фамилия;Имя;Отчество;Дата рождения;СНИЛС;Роль;Организация;Идентификатор')
   })
 })

@@ -7,7 +7,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { badSnils, cp1251, csv, digitsOf, importFile, journal, putOrganization, snils } from './fixtures.js'
 
 /**
- * DESIGN.md §Directory: SNILS is never stored in clear, and logs never contain it. After every way a
+ * docs/decisions/0003-snils-as-hmac-only.md: SNILS is never stored in clear, and logs never contain it. After every way a
  * SNILS can enter — a single card, CSV in both charsets, NDJSON, a dry run, refused rows, a number
  * kept with wrong check digits — no text, JSON or binary column of any table, and no log line,
  * holds one of the numbers, with or without separators.

@@ -10,7 +10,7 @@ type T = Awaited<ReturnType<typeof buildListeningApp>>
 
 /**
  * The journal asks for a link intent and sends the parent's browser to it; the parent reads the
- * confirmation page of seed 001 and either goes on to Госуслуги or cancels. No upstream is
+ * confirmation page of the docs/sources.md: Губкинский slides and either goes on to Госуслуги or cancels. No upstream is
  * configured here: these are the parts that happen before and instead of the trip to Госуслуги.
  */
 describe('link intents and the confirmation page', () => {
@@ -52,7 +52,7 @@ describe('link intents and the confirmation page', () => {
     expect(await count('link_intents')).toBe(before)
   })
 
-  it('shows the seed 001 texts, the journal name and both buttons to a parent without a link', async () => {
+  it('shows the journal link-page texts, the journal name and both buttons to a parent without a link', async () => {
     const parent = new Browser(t.app)
     const page = await parent.get((await newIntent()).url)
     expect(page.status).toBe(200)

@@ -7,8 +7,8 @@ import { startFlowWorld, type FlowWorld } from './helpers.js'
 import { loginJourney, StockJournal } from './login-helpers.js'
 
 /**
- * Auto-linking at first login happens only on strong evidence (DESIGN.md §Matching; research/
- * brokering.md §0: silent linking by attributes is the commonest takeover in brokers): a confirmed
+ * Auto-linking at first login happens only on strong evidence (docs/decisions/0012-auto-link-on-strong-evidence-only.md:
+ * silent linking by attributes is the commonest takeover in brokers): a confirmed
  * account, SNILS, full name and birth date present on both sides and equal, one card per
  * organisation and role. Each near miss below logs nobody in and links nothing.
  */

@@ -33,7 +33,7 @@ describe('refused logins', () => {
     organization: string | null
     journalUserIds?: string[]
     decline?: boolean
-    /** Sentences of seed 003 / the catalogue the page must carry. */
+    /** Sentences of the Камчатка slides (docs/sources.md) / the catalogue the page must carry. */
     says?: string[]
   }
   const cases: Case[] = [

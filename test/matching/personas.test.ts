@@ -16,7 +16,7 @@ import { SNILS_KEY, hmacOf } from './fixtures.js'
  * each of their cards, and when logging in for the first time.
  */
 
-/** The person as an adapter hands it over: ISO birth date, SNILS digits (research/esia.md §6.1). */
+/** The person as an adapter hands it over: ISO birth date, SNILS digits (docs/esia.md, «Person data (`/rs/prns`)»). */
 function verified(p: Persona): VerifiedPerson {
   return {
     subject: String(p.oid),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseSnils, snilsChecksumValid, snilsDigits, snilsHmac } from '../../src/matching/snils.js'
 
-// Test vectors of research/netcity.md §6.
+// Test vectors: numbers built by the published check-number rule (docs/matching.md, «Normalisation»).
 describe('SNILS checksum', () => {
   it.each([
     ['11223344595', true],

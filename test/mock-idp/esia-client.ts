@@ -3,7 +3,7 @@ import { startTestMockEsia, type TestMockEsia } from '../helpers/mock-esia.js'
 
 /**
  * A bare-hands ЕСИА client for the mock's own tests: builds v2/ac and v3/te requests exactly as
- * research/esia.md §3–4 describes, and lets a test spoil any one field. Independent of
+ * docs/esia.md describes, and lets a test spoil any one field. Independent of
  * src/upstream, so a mistake shared by the adapter and the mock cannot hide.
  */
 export interface EsiaTestClient {

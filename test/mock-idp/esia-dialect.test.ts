@@ -29,7 +29,7 @@ describe('a client signing with its test key goes through the whole ЕСИА flo
     expect(back.origin + back.pathname).toBe(rp.redirectUri)
     expect(back.searchParams.get('state')).toBe(url.searchParams.get('state'))
     const code = back.searchParams.get('code')!
-    // The code is itself a JWT, as ЕСИА's is (research/esia.md §5.3).
+    // The code is itself a JWT, as ЕСИА's is (docs/esia.md, «Token shapes and the checks made»).
     const codeJwt = decodeJwt(code)
     expect(codeJwt.header).toMatchObject({ sbt: 'authorization_code', alg: 'RS256' })
     expect(codeJwt.claims['urn:esia:client:state']).toBe(url.searchParams.get('state'))
@@ -74,7 +74,7 @@ describe('a client signing with its test key goes through the whole ЕСИА flo
     const scope = 'openid fullname birthdate snils kid_fullname kid_birthdate kid_snils'
     const state = randomUUID()
     const ts = timestamp()
-    // AISGorod's variant: client_id + scope + timestamp + state + refresh_token (research/esia.md §3.3).
+    // AISGorod's variant: client_id + scope + timestamp + state + refresh_token (docs/esia.md, «The mock, and how it differs from ЕСИА»).
     const response = await fetch(`${mock.url}/aas/oauth2/v3/te`, {
       method: 'POST',
       body: new URLSearchParams({ client_id: rp.clientId, grant_type: 'refresh_token', refresh_token: refreshToken, scope, state, timestamp: ts, client_secret: secret(rp.privateKey, rp.clientId + scope + ts + state + refreshToken) }),
@@ -157,7 +157,7 @@ describe('checks as ЕСИА does, answering with the real codes', () => {
     expect(iso.description).toMatch(/^ESIA-007015/)
     const stale = await refusedOnRedirect(authorizeUrl(rp, { timestamp: timestamp(new Date(Date.now() - 3600_000)) }))
     expect(stale.description).toMatch(/^ESIA-007015/)
-    // Any offset is fine when the instant is right (ЕСИА accepts +0300 and +0000 alike, §10.10).
+    // Any offset is fine when the instant is right (ЕСИА accepts +0300 and +0000 alike; docs/esia.md, «Known only from public examples, unverified on a real stand»).
     expect((await refusedOnRedirect(authorizeUrl(rp, { timestamp: timestamp(new Date(), 0) }))).error).toBeNull()
   })
 

@@ -2,6 +2,8 @@ import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JOURNAL_CLIENT, type TestApp } from '../helpers/app.js'
 import { buildListeningApp } from './helpers.js'
+import { discoveryDocument } from '../../src/oidc-provider/discovery.js'
+import { UserinfoClaims } from '../../src/oidc-provider/userinfo.js'
 
 describe('a journal discovers the bridge with a stock OpenID client', () => {
   let t: TestApp & { url: string }
@@ -26,6 +28,12 @@ describe('a journal discovers the bridge with a stock OpenID client', () => {
     expect(meta.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post'])
     expect(meta.authorization_response_iss_parameter_supported).toBe(true)
     expect(meta.response_types_supported).toEqual(['code'])
+  })
+
+  it('lists only claims the bridge issues: ID-token protocol claims or the userinfo schema', () => {
+    const idTokenOnly = ['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'acr', 'sid']
+    const released = new Set([...idTokenOnly, ...Object.keys(UserinfoClaims.properties)])
+    expect(discoveryDocument('https://bridge.example').claims_supported.filter((c) => !released.has(c))).toEqual([])
   })
 
   it('publishes one ES256 public key with a thumbprint kid and no private part, cacheable for at most 10 minutes', async () => {

@@ -31,7 +31,7 @@ describe('the command signer, with a real external program', () => {
     const littleEndian = `( ${opensslSign(mock.testKeyFile)} ) | perl -0777 -pe '$_ = reverse $_'`
     const reversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian, ESIA_SIGNER_REVERSE: 'true' }))
     expect(await loginThrough(reversed, 'double-surname')).toMatchObject({ lastName: 'Мамина-Сибирякова' })
-    // Without the flag ЕСИА (here the mock) rejects the signature, as it does in life (research/esia.md §4.1).
+    // Without the flag ЕСИА (here the mock) rejects the signature, as it does in life (docs/esia.md, «The signed `client_secret`»).
     const unreversed = await createUpstreamAdapter(testConfig({ ...mock.bridgeEnv('esia'), ESIA_SIGNER: 'command', ESIA_SIGNER_COMMAND: littleEndian }))
     expect(await rejection(loginThrough(unreversed, 'double-surname'))).toMatchObject({ kind: 'provider_error', code: 'ESIA-007053' })
   })

@@ -9,7 +9,7 @@ import { ErrorBody, errors, SECURITY, TAGS } from './schemas.js'
 
 /**
  * POST /api/v1/admin/imports: «Пакетное обновление» through the API, for support automation. The
- * body is the file itself (CSV with the Russian header of DESIGN.md §Directory, or NDJSON), read as
+ * body is the file itself (CSV with the Russian header of docs/directory.md, «Batch import», or NDJSON), read as
  * a stream: a municipality's file is never held in memory whole.
  */
 const ImportQuery = Type.Object(

@@ -14,7 +14,7 @@ import { fieldLabel, FIELD_STATES, FLOWS, LEVELS, ROLE_NAMES } from './texts.js'
 /**
  * Failed attempts: what Госуслуги said next to what the journal card says, field by field, the
  * differing row marked — the screen a school administrator opens when a parent calls to say the
- * link does not work (seed 003, step ⑤). From here: «Связать вопреки расхождению» or mark resolved.
+ * link does not work (docs/sources.md: Камчатка slides, step ⑤). From here: «Связать вопреки расхождению» or mark resolved.
  */
 const STATES = { open: 'Неразобранные', resolved: 'Разобранные', all: 'Все' }
 

@@ -14,7 +14,7 @@ import { csrfField } from './layout.js'
 import { REJECTIONS } from './texts.js'
 
 /**
- * «Пакетное обновление» in the console (seed 003): upload a CSV, read the dry-run report, press
+ * «Пакетное обновление» in the console (docs/sources.md: Камчатка slides): upload a CSV, read the dry-run report, press
  * «Применить». Between the two steps the file waits encrypted (src/admin/pending-imports.ts), so
  * the administrator does not upload it twice and a SNILS is never stored in clear.
  */

@@ -24,7 +24,7 @@ import { fullName, HIDE, queryString, render, scopeOrganizations, select } from 
 import { PROBLEMS, ROLE_NAMES } from './texts.js'
 
 /**
- * «Контроль заполнения данных: Сотрудники / Обучающиеся / Родители» (seed 003): the three reports a
+ * «Контроль заполнения данных: Сотрудники / Обучающиеся / Родители» (docs/sources.md: Камчатка slides): the three reports a
  * school checks before moving to sign-in through Госуслуги, as tabs over one table; every number
  * opens the cards behind it, each card links to its page, and both lists download as CSV.
  */

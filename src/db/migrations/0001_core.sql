@@ -1,6 +1,6 @@
 -- Up Migration
 
--- Directory: what the journal tells us about its organisations and users (DESIGN.md §Directory).
+-- Directory: what the journal tells us about its organisations and users (docs/directory.md).
 CREATE TABLE organizations (
   id           text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 128),
   name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 500),
@@ -45,7 +45,7 @@ CREATE TABLE journal_user_relations (
 CREATE INDEX journal_user_relations_child_idx ON journal_user_relations (child_id);
 
 -- Links: one journal user → at most one upstream subject; one subject → many journal users, but
--- never two in the same organisation and role (DESIGN.md §Actors).
+-- never two in the same organisation and role (docs/architecture.md, «Where state lives»).
 CREATE TABLE links (
   journal_user_id  text PRIMARY KEY REFERENCES journal_users (id) ON DELETE RESTRICT,
   upstream_subject text NOT NULL,

@@ -1,10 +1,10 @@
 -- Up Migration
 
--- The bridge as an OpenID provider for journals (DESIGN.md §1, §2): its signing keys, the link
+-- The bridge as an OpenID provider for journals (docs/architecture.md): its signing keys, the link
 -- hand-off from a journal, our own upstream transactions, and the codes and tokens we issue.
 
 -- ES256 keys that sign link tokens and ID tokens. `kid` is the JWK thumbprint. Rotation follows
--- panva's order (research/engineering.md §2): a new key is published at once and signs only from
+-- panva's order (docs/decisions/0010-small-hand-written-parts.md): a new key is published at once and signs only from
 -- `activates_at` (later than any verifier's JWKS cache), the old one stops signing at `retires_at`
 -- and stays published until `expires_at` (its last token expired, plus the cache time).
 CREATE TABLE signing_keys (
@@ -22,9 +22,9 @@ CREATE TABLE signing_keys (
   CHECK ((retires_at IS NULL) = (expires_at IS NULL))
 );
 
--- A journal's request to link one of its users (DESIGN.md §1 step 1): single use, 10 minutes, bound
--- to the first browser that opens it (research/brokering.md §0 item 6: app-initiated linking must
--- be bound to the app's session). `outcome` holds the link token claims from the moment the flow
+-- A journal's request to link one of its users (docs/architecture.md, «How a link travels»): single use, 10 minutes, bound
+-- to the first browser that opens it (app-initiated linking must be bound to the
+-- app's session, docs/security.md, «Controls, by area»). `outcome` holds the link token claims from the moment the flow
 -- ended until the person goes back to the journal (`returned_at`), so a failure page can be read
 -- at leisure and the code is minted only when the person leaves.
 CREATE TABLE link_intents (
@@ -45,7 +45,7 @@ CREATE TABLE link_intents (
 CREATE INDEX link_intents_expires_idx ON link_intents (expires_at);
 CREATE INDEX link_intents_user_idx ON link_intents (journal_user_id);
 
--- Our transaction with the upstream IdP (DESIGN.md §Security): state, nonce and PKCE verifier kept
+-- Our transaction with the upstream IdP (docs/security.md, «Controls, by area»): state, nonce and PKCE verifier kept
 -- server-side, bound to the browser, consumed once with DELETE … RETURNING.
 CREATE TABLE flow_states (
   id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

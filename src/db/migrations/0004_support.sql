@@ -1,6 +1,6 @@
 -- Up Migration
 
--- Support staff (DESIGN.md §3): school and municipal administrators who fix what goes wrong.
+-- Support staff (docs/support.md): school and municipal administrators who fix what goes wrong.
 -- `organization_ids` NULL means every organisation: required for admin, never for support, and
 -- allowed for auditor (a municipal auditor reads all schools, writes nothing).
 CREATE TABLE support_accounts (

@@ -1,6 +1,6 @@
 -- Up Migration
 
--- «Войти через Госуслуги» (DESIGN.md §2): a login waiting for the person after the callback —
+-- «Войти через Госуслуги» (docs/architecture.md, «How a login travels»): a login waiting for the person after the callback —
 -- the chooser «Выберите организацию», or a failure page with the way back to the journal. Kept
 -- server-side so a choice is checked against the candidates found here, never taken from the form
 -- alone; bound to the browser (hash of the browser cookie, src/flows/browser.ts); used once; short.

@@ -26,7 +26,7 @@ import {
 } from './staging.js'
 
 /**
- * Batch update of the directory («Пакетное обновление», seed 003) from a CSV or NDJSON stream.
+ * Batch update of the directory («Пакетное обновление», docs/sources.md: Камчатка slides) from a CSV or NDJSON stream.
  *
  * One transaction for the whole file: a file that cannot be read rolls everything back; rows that
  * cannot be applied are refused with a reason and the rest goes in. The file is read in batches;

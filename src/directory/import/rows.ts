@@ -4,7 +4,7 @@ import { ImportFileError } from './errors.js'
 
 /**
  * Records of a directory file as card inputs, with their line numbers. CSV: the Russian header row
- * of DESIGN.md §Directory (API field names are accepted as well), columns in any order, the
+ * of docs/directory.md, «Batch import» (API field names are accepted as well), columns in any order, the
  * optional «Дети», unknown columns ignored and reported. NDJSON: one JSON object per line with the
  * API field names, `child_ids` included.
  */

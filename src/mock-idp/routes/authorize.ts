@@ -67,7 +67,7 @@ export async function authorizeRoutes(app: MockEsiaApp) {
   const state = app.esia
 
   /**
-   * ЕСИА's authorization endpoint (research/esia.md §3.1). Problems that make the redirect target
+   * ЕСИА's authorization endpoint (docs/esia.md, «Authorization request (v2/ac)»). Problems that make the redirect target
    * untrustworthy (no or unknown client, a redirect_uri not registered) are answered with a page;
    * every other refusal goes back on the redirect with `error`, `error_description`, `state`.
    */
@@ -83,7 +83,7 @@ export async function authorizeRoutes(app: MockEsiaApp) {
       const p = requireParams(q, ['client_secret', 'client_certificate_hash', 'scope', 'response_type', 'state', 'timestamp'])
       if (p.response_type !== 'code') throw new EsiaRefusal('ESIA-007012')
       checkState(p.state)
-      // ЕСИА picks the certificate that checks client_secret by this hash (research/esia.md §4.4).
+      // ЕСИА picks the certificate that checks client_secret by this hash (docs/esia.md, «Authorization request (v2/ac)»).
       if (p.client_certificate_hash.toUpperCase() !== client.certHash) throw new EsiaRefusal('ESIA-007053')
       checkTimestamp(p.timestamp, state.timestampSkewSeconds)
       await checkClientSecret(p.client_secret, [signedMessage({ clientId: client.clientId, scope: p.scope, scopeOrg: q.scope_org, timestamp: p.timestamp, state: p.state, redirectUri: q.redirect_uri })], client)

@@ -6,7 +6,7 @@ import { cookieOptions, SSO_COOKIE } from './authorize.js'
 const LogoutQuery = Type.Object({ client_id: Type.Optional(Type.String()), redirect_url: Type.Optional(Type.String()) })
 
 /**
- * ЕСИА logout (research/esia.md §1): the parameter is `redirect_url`, not `redirect_uri`, and it
+ * ЕСИА logout (docs/esia.md, «Endpoints»): the parameter is `redirect_url`, not `redirect_uri`, and it
  * is optional. The browser goes back only to an origin the ИС registered (no open redirect).
  */
 export async function esiaLogoutRoutes(app: MockEsiaApp) {

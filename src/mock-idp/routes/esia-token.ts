@@ -37,7 +37,7 @@ function clientFor(state: MockEsiaState, clientId: string, certHash: string | un
   return client
 }
 
-/** The code exchange (research/esia.md §3.2): the secret now also covers the code. */
+/** The code exchange (docs/esia.md, «Token request (v3/te)»): the secret now also covers the code. */
 async function exchangeCode(state: MockEsiaState, b: TeBody): Promise<{ grant: Grant; requestState: string }> {
   const p = requireParams(b, ['client_id', 'code', 'grant_type', 'client_secret', 'client_certificate_hash', 'state', 'redirect_uri', 'scope', 'timestamp'])
   const client = clientFor(state, p.client_id, p.client_certificate_hash)
@@ -57,7 +57,7 @@ async function exchangeCode(state: MockEsiaState, b: TeBody): Promise<{ grant: G
 }
 
 /**
- * Refresh (research/esia.md §3.3): two field sets are in use and neither is confirmed against the
+ * Refresh (docs/esia.md, «The mock, and how it differs from ЕСИА»): two field sets are in use and neither is confirmed against the
  * official text, so both signed strings are accepted — ilimurzin's (no refresh token in it) and
  * AISGorod's (`client_id + scope + timestamp + state + refresh_token`).
  */

@@ -32,7 +32,7 @@ const UserInfo = Type.Object({
 const Json = Type.Object({}, { additionalProperties: true })
 
 /**
- * The standard OpenID Connect face of the mock — what a broker fronting ЕСИА (DESIGN.md §Upstream,
+ * The standard OpenID Connect face of the mock — what a broker fronting ЕСИА (docs/esia.md, «The `oidc` adapter (a broker in front of ЕСИА)»,
  * `oidc`) offers: discovery, authorize (see authorize.ts), token with client_secret_basic and
  * PKCE S256, JWKS, userinfo with the person's data in OIDC claim names plus `snils` and `trusted`.
  */

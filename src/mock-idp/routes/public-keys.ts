@@ -5,7 +5,7 @@ import { MOCK_CSS } from '../pages.js'
 
 /**
  * Keys that verify the mock's tokens — its stand-in for ЕСИА's public `esia.zip`
- * (research/esia.md §1): a JWKS and the same keys as PEM, either of which ESIA_TOKEN_KEYS takes.
+ * (docs/esia.md, «Token shapes and the checks made»): a JWKS and the same keys as PEM, either of which ESIA_TOKEN_KEYS takes.
  */
 export async function publicRoutes(app: MockEsiaApp) {
   const state = app.esia

@@ -14,10 +14,10 @@ const Json = Type.Object({}, { additionalProperties: true })
 const responses = { 200: Json, 401: RestError, 403: RestError, 404: RestError }
 
 /**
- * A child account whose parent has not consented in «Согласия и доверенности» (seed 003): the
+ * A child account whose parent has not consented in «Согласия и доверенности» (docs/sources.md: Камчатка slides): the
  * login itself succeeds (the ID token says `lvl: KD`), but ЕСИА releases none of the child's data,
  * so `/rs/prns/{oid}` answers 403. ЕСИА's consent errors are the ESIA-0367xx family
- * (research/esia.md §9); which member applies here is not documented, 036700 stands for them.
+ * (docs/esia.md, «Errors»); which member applies here is not documented, 036700 stands for them.
  */
 const CHILD_CONSENT_MISSING = { code: 'ESIA-036700', message: 'Отсутствует согласие законного представителя на передачу данных ребёнка' }
 

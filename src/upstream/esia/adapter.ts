@@ -24,14 +24,14 @@ export interface EsiaAdapterOptions {
   timeoutMs?: number
   /** Clock skew tolerated on token times. */
   skewSeconds?: number
-  /** ЕСИА's PKCE support is unverified (research/esia.md §3.1): off unless asked for. */
+  /** ЕСИА's PKCE support is unverified (docs/esia.md, «PKCE»): off unless asked for. */
   pkce?: boolean
 }
 
 const invalid = (code: string, message: string) => new UpstreamError('invalid_response', code, message)
 
 /**
- * The ЕСИА dialect (DESIGN.md §Upstream `esia`, research/esia.md §2–6): v2/ac with a signed
+ * The ЕСИА dialect (docs/esia.md): v2/ac with a signed
  * `client_secret`, v3/te with a fresh state, timestamp and signature over the code, the ID and
  * access tokens verified once each, the person from `/rs/prns/{oid}`, children from `/kids` when `kid_*` was granted.
  * Written by hand rather than on openid-client: ЕСИА's numeric `sub`, `expires_in` as a string,
@@ -81,7 +81,7 @@ export class EsiaAdapter implements UpstreamAdapter {
       state,
       timestamp,
       access_type: 'online',
-      // Sent so ЕСИА may echo it; checked only if it comes back (research/esia.md §5.2).
+      // Sent so ЕСИА may echo it; checked only if it comes back (docs/esia.md, «Token shapes and the checks made»).
       nonce,
       ...(codeVerifier ? { code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'), code_challenge_method: 'S256' } : {}),
     }
@@ -153,7 +153,8 @@ export class EsiaAdapter implements UpstreamAdapter {
     }
   }
 
-  /** v3/te: a new state UUID, a new timestamp and a signature that also covers the code (§3.2). */
+  /** v3/te: a new state UUID, a new timestamp and a signature that also covers the code
+   * (docs/esia.md, «Token request (v3/te)»). */
   async #exchange(code: string, redirectUri: string, transaction: UpstreamTransaction): Promise<{ accessToken: string; idToken: string }> {
     const state = esiaState()
     const timestamp = esiaTimestamp()
@@ -185,7 +186,7 @@ export class EsiaAdapter implements UpstreamAdapter {
       throw new UpstreamError(response.status >= 500 ? 'unavailable' : 'provider_error', `http_${response.status}`, `ЕСИА token endpoint answered ${response.status}`)
     }
     if (!isObject(json) || typeof json.access_token !== 'string') throw invalid('token_response_invalid', 'the token response has no access_token')
-    // ЕСИА echoes the token request's state; another value means a response meant for someone else (§2.4).
+    // ЕСИА echoes the token request's state; another value means a response meant for someone else.
     if (json.state !== state) throw invalid('state_mismatch', 'the token response state is not the one we sent')
     if (typeof json.token_type === 'string' && json.token_type.toLowerCase() !== 'bearer') throw invalid('token_response_invalid', `unexpected token_type ${json.token_type}`)
     if (json.expires_in !== undefined && !Number.isFinite(Number(json.expires_in))) throw invalid('token_response_invalid', 'expires_in is neither a number nor a numeric string')
@@ -205,8 +206,8 @@ export class EsiaAdapter implements UpstreamAdapter {
 
   /**
    * The person. null when ЕСИА answers 403 for a child account: the mock — like ЕСИА, as far as
-   * the research goes (consent errors are ESIA-0367xx, research/esia.md §9) — lets a child
-   * without the parent's consent («Согласия и доверенности», seed 003) log in but releases none
+   * public sources go (consent errors are ESIA-0367xx, docs/esia.md, «Errors») — lets a child
+   * without the parent's consent («Согласия и доверенности», docs/sources.md: Камчатка slides) log in but releases none
    * of the child's data. For anyone else a refusal here is the provider's error.
    */
   async #person(oid: string, accessToken: string, level: string | undefined): Promise<PersonData | null> {
@@ -218,7 +219,7 @@ export class EsiaAdapter implements UpstreamAdapter {
 
   /**
    * Children with `embed=(elements)`; links are followed, but only on ЕСИА's own origin. The shape
-   * of an element is known only from client code, never seen on a stand (docs/esia.md «Children»),
+   * of an element is known only from client code, never seen on a stand (docs/esia.md, «Children (`/kids`)»),
    * so everything is optional: an element without a name, a date and a SNILS is dropped.
    */
   async #kids(oid: string, accessToken: string): Promise<VerifiedChild[] | undefined> {
@@ -237,7 +238,7 @@ export class EsiaAdapter implements UpstreamAdapter {
   logoutUrl({ redirectUrl }: { redirectUrl: string }): string {
     const url = new URL(`${this.opts.url}/idp/ext/Logout`)
     url.searchParams.set('client_id', this.opts.clientId)
-    // ЕСИА's parameter is redirect_url, not redirect_uri (research/esia.md §1).
+    // ЕСИА's parameter is redirect_url, not redirect_uri (docs/esia.md, «Endpoints»).
     url.searchParams.set('redirect_url', redirectUrl)
     return url.href
   }

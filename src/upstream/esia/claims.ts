@@ -4,7 +4,7 @@ import { isObject } from '../http.js'
 import { oidString } from './protocol.js'
 
 /**
- * The checks an ЕСИА ID token must pass after its signature (research/esia.md §5.3), each named:
+ * The checks an ЕСИА ID token must pass after its signature (docs/esia.md, «Token shapes and the checks made»), each named:
  * issuer in the `http://…/` form, audience = our client_id, time window with a small skew, the
  * nonce only if ЕСИА sent one back (it stopped in 2022, AISGorod 1.5.0), subject = oid.
  */
@@ -42,7 +42,8 @@ export function checkIdToken(
   const amr = claims.amr ?? claims['urn:esia:amd']
   return {
     oid,
-    // «Параметр отсутствует, если УЗ не подтверждена»: only an explicit true counts (§5.3, §8).
+    // «Параметр отсутствует, если УЗ не подтверждена»: only an explicit true counts
+    // (docs/esia.md, «Token shapes and the checks made»).
     trusted: sbj['urn:esia:sbj:is_tru'] === true,
     level: lvl === 'PR' || lvl === 'P' || lvl === 'KD' ? lvl : undefined,
     authMethods: (Array.isArray(amr) ? amr : [amr]).filter((m): m is string => typeof m === 'string'),

@@ -1,7 +1,7 @@
 import { UpstreamError, type UpstreamErrorKind } from '../types.js'
 
 /**
- * ЕСИА's error codes (research/esia.md §9) sorted by what the person can do about them.
+ * ЕСИА's error codes (docs/esia.md, «Errors») sorted by what the person can do about them.
  * The code travels in `UpstreamError.code` (the flows show `idp_error:<code>`).
  */
 const PERSON_REFUSED = new Set([

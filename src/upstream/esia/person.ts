@@ -4,7 +4,7 @@ import { isObject } from '../http.js'
 import type { PersonName, VerifiedChild } from '../types.js'
 
 /**
- * `/rs/prns/{oid}` and `/kids` bodies (research/esia.md §6) → our fields. Every field is optional
+ * `/rs/prns/{oid}` and `/kids` bodies (docs/esia.md, «Person data (`/rs/prns`)», «Children (`/kids`)») → our fields. Every field is optional
  * (it comes only with its scope); dates `dd.MM.yyyy` → 'YYYY-MM-DD', SNILS → 11 digits.
  */
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null)

@@ -9,7 +9,7 @@ import { UpstreamError } from '../types.js'
  * Keys that verify ЕСИА's tokens (ESIA_TOKEN_KEYS), and the one signature check a login pays.
  *
  * ЕСИА publishes its keys in `esia.zip` — certificates (`RSA_PROD_2025.cer`, `ГОСТ_PROD_25_26.cer`)
- * and a JWK — and rotates them (research/esia.md §1, §5.2). ESIA_TOKEN_KEYS takes any of:
+ * and a JWK — and rotates them (docs/esia.md, «Token shapes and the checks made»). ESIA_TOKEN_KEYS takes any of:
  *  - inline PEM (certificates or public keys, several at once) or inline JSON (a JWK or a JWKS);
  *  - file or directory paths separated by commas (the unpacked esia.zip: .cer in PEM or DER, .pem,
  *    .jwk, .json);
@@ -166,7 +166,7 @@ const invalid = (code: string, message: string) => new UpstreamError('invalid_re
 /**
  * Verifies a token's signature and returns its payload bytes. The algorithm comes from an
  * allow-list (RS256; GOST only when the signer offers GOST verification) — never `none`, never
- * HMAC, whatever the header says. ЕСИА's tokens carry no `kid` (research/esia.md §5.2), so keys are
+ * HMAC, whatever the header says. ЕСИА's tokens carry no `kid` (docs/esia.md, «Token shapes and the checks made»), so keys are
  * tried in order, the last one that worked first: one RSA verification per login in steady state.
  */
 export class TokenVerifier {

@@ -11,7 +11,7 @@ export interface OidcAdapterOptions {
   clientId: string
   clientSecret: string
   scopes: string
-  /** Claim names of the broker for the fields ЕСИА has and OIDC does not name (DESIGN.md §Upstream). */
+  /** Claim names of the broker for the fields ЕСИА has and OIDC does not name (docs/esia.md, «The `oidc` adapter (a broker in front of ЕСИА)»). */
   claims: { snils: string; birthdate: string; middleName: string; trusted: string; children: string }
   /** For tests and proxies; `keepAliveFetch` otherwise. */
   fetch?: typeof fetch
@@ -30,7 +30,7 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * A standard OpenID Connect provider — a broker that fronts ЕСИА, or the mock's OIDC side — via
  * openid-client: discovery, client_secret_basic, PKCE S256, state and nonce, userinfo whose `sub`
  * must equal the ID token's. openid-client checks the ID token's claims but, per OIDC Core, not its
- * signature (research/engineering.md §1.2); we verify it once with jose against the provider's
+ * signature (OpenID Connect Core §3.1.3.7 leaves that to the client); we verify it once with jose against the provider's
  * JWKS, which is fetched again once when a `kid` is unknown (key rotation, provider-keys.ts).
  */
 export class OidcAdapter implements UpstreamAdapter {

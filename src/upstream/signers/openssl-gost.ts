@@ -13,7 +13,7 @@ import { ProcessTimeout, runProcess, withTempDir, type ProcessResult } from './p
  * (gost-engine's `pack_sign_cp`, the layout of RFC 4491 §2.2.2 and TC 26's CMS recommendations),
  * and `-verify` reads the same. That is the order ЕСИА takes `client_secret` in and the order its
  * GOST3410_2012_256 tokens carry; CryptoPro writes the reverse. What of this is verified and what
- * assumed: docs/esia.md, «GOST through OpenSSL».
+ * assumed: docs/esia.md, «GOST through OpenSSL: what is verified and what is assumed».
  */
 
 const OPENSSL = 'openssl'

@@ -30,7 +30,7 @@ export function createTestKeySigner(privateKey: KeyObject, nodeEnv: string): Esi
 
 /**
  * `client_certificate_hash` for a test key. Real ЕСИА wants the GOST R 34.11-2012 (256) hash of
- * the DER certificate registered on the tech portal (research/esia.md §4.4); a test key has no
+ * the DER certificate registered on the tech portal (docs/esia.md, «Authorization request (v2/ac)»); a test key has no
  * certificate, so we take the upper-case hex SHA-256 of its public key (SPKI DER): deterministic,
  * 64 hex characters like the real one.
  */

@@ -1,5 +1,5 @@
 /**
- * Signs ЕСИА `client_secret` messages (research/esia.md §4.1). ЕСИА wants a raw GOST R 34.10-2012
+ * Signs ЕСИА `client_secret` messages (docs/esia.md, «The signed `client_secret`»). ЕСИА wants a raw GOST R 34.10-2012
  * (256) signature — 64 bytes, in ЕСИА's byte order — over the UTF-8 message, and Node has no GOST,
  * so the signature is made outside: an external program, a signing service, or (for the bundled
  * mock only) a software test key.
@@ -10,7 +10,7 @@ export interface EsiaSigner {
   sign(message: string): Promise<Buffer>
   /**
    * Verifies a signature made with a GOST key on a token (ЕСИА can sign tokens with
-   * `GOST3410_2012_256` instead of RS256, research/esia.md §5.2). Only signers that reach real
+   * `GOST3410_2012_256` instead of RS256, docs/esia.md, «Token shapes and the checks made»). Only signers that reach real
    * GOST crypto offer it. false: the signature does not verify; throws when it could not be checked.
    */
   verifyGost?(input: GostVerification): Promise<boolean>
@@ -26,5 +26,6 @@ export interface GostVerification {
   certificate: string
 }
 
-/** ЕСИА's raw signature is little-endian when it comes from CryptoPro and must be reversed (§4.1). */
+/** ЕСИА's raw signature is little-endian when it comes from CryptoPro and must be reversed
+ * (docs/esia.md, «The signed `client_secret`»). */
 export const reverseBytes = (sig: Buffer): Buffer => Buffer.from(sig).reverse()
