@@ -35,8 +35,8 @@ export interface LinkedChildren {
 }
 
 /**
- * Claims of a login, filled by the login flow (docs/architecture.md, «How a login travels»): they go into the ID token as they
- * are, and — without the authentication-event claims — to /oauth2/userinfo.
+ * Claims of a login, filled by the login flow (docs/architecture.md, «How a login travels»): they
+ * go into the ID token as they are, and — without the authentication-event claims — to /oauth2/userinfo.
  */
 export interface LoginClaims {
   auth_time: number
@@ -44,7 +44,6 @@ export interface LoginClaims {
   acr?: string
   org_id: string
   role: string
-  name?: string
   family_name?: string
   given_name?: string
   middle_name?: string

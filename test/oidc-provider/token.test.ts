@@ -21,7 +21,6 @@ const CLAIMS: LoginClaims = {
   family_name: 'Иванова',
   given_name: 'Мария',
   middle_name: 'Петровна',
-  name: 'Иванова Мария Петровна',
 }
 const LOGIN_REDIRECT = JOURNAL_CLIENT.redirect_uris[0]!
 
@@ -67,7 +66,7 @@ describe('POST /oauth2/token and /oauth2/userinfo', () => {
     expect(tokens.expires_in).toBeGreaterThan(0)
 
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, 'parent-1')
-    expect(userinfo).toEqual({ sub: 'parent-1', org_id: 'school-1', role: 'parent', family_name: 'Иванова', given_name: 'Мария', middle_name: 'Петровна', name: 'Иванова Мария Петровна' })
+    expect(userinfo).toEqual({ sub: 'parent-1', org_id: 'school-1', role: 'parent', family_name: 'Иванова', given_name: 'Мария', middle_name: 'Петровна' })
     const { rows } = await t.db.pool.query('SELECT token_hash FROM access_tokens')
     expect(rows.map((r) => r.token_hash.length)).toEqual([32])
   })
