@@ -19,13 +19,31 @@ RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
+# OpenSSL with the GOST engine (Debian's libengine-gost-openssl): ESIA_SIGNER=command signs
+# client_secret with `openssl dgst -engine gost`, GOST-signed ЕСИА tokens are checked with it, and
+# `npm run esia:cert-hash` hashes the certificate with it. `openssl engine gost` fails the build if
+# the engine does not load, rather than every login later.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssl libengine-gost-openssl \
+ && rm -rf /var/lib/apt/lists/* \
+ && openssl engine gost
+# npm's cache and logs under /tmp: the root filesystem is read-only in docker-compose.yml and the
+# Kubernetes Deployment, and /tmp is the writable place in both (tsx keeps its cache there too).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    npm_config_cache=/tmp/.npm \
+    npm_config_update_notifier=false
 WORKDIR /app
-COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The command-line tools — `npm run admin:create`, `keys:rotate`, `import`, `esia:cert-hash` — run
+# the TypeScript of scripts/ and src/ through tsx (a production dependency for this reason), e.g.
+# `docker compose run --rm bridge npm run admin:create -- --login ops`. The server itself runs dist/.
+COPY --from=build /app/tsconfig.json ./tsconfig.json
+COPY --from=build /app/scripts ./scripts
+COPY --from=build /app/src ./src
 # Root owns the code; the service only reads it. DATA_DIR is the one place it may write.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node

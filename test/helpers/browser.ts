@@ -87,7 +87,7 @@ const DOC_SCREENS = path.resolve('docs/screens')
 
 /**
  * Full-page screenshot `name`.png into test-results/screens (every run, git-ignored) and, with
- * UPDATE_SCREENSHOTS=1, into docs/screens (committed, for the README).
+ * UPDATE_SCREENSHOTS=1, into docs/screens (committed, for the README and docs/).
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(RUN_SCREENS, { recursive: true })

@@ -26,7 +26,7 @@ export interface TestMockEsia extends RunningMockEsia {
    * Environment for `buildTestApp({ env })` so the bridge talks to this mock:
    * `mock` (the mock adapter), `esia` (the esia adapter with the test-key signer and the mock's
    * keys URL as ESIA_TOKEN_KEYS) or `oidc` (the mock's standard side). With `gost`, `esia` signs
-   * through ESIA_SIGNER=command with the README's OpenSSL-GOST command, and with GOST tokens takes
+   * through ESIA_SIGNER=command with the OpenSSL-GOST command of docs/operations.md, and with GOST tokens takes
    * the mock's GOST certificate as ESIA_TOKEN_KEYS.
    */
   bridgeEnv(kind?: 'mock' | 'esia' | 'oidc', extra?: { scopes?: string }): Record<string, string>

@@ -109,7 +109,7 @@ export class Nginx {
   }
 
   /**
-   * The proxy of the README's «Several instances» section, plus an `X-Bridge-Instance` header so
+   * The proxy of docs/operations.md, «The proxy», plus an `X-Bridge-Instance` header so
    * tests can see where each request went. nginx talks HTTP/1.0 to the bridges, a connection per
    * request, and passes a request on to the next bridge when one refuses the connection.
    */

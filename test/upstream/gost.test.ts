@@ -16,8 +16,8 @@ import { loginThrough, rejection } from './harness.js'
 const gost = await gostEngineAvailable()
 if (!gost) console.warn('[GOST tests] skipped: OpenSSL has no GOST engine here (apt-get install libengine-gost-openssl)')
 
-/** The README's OpenSSL-GOST signing command, exactly as documented, with the test key's path. */
-const README_SIGN_COMMAND = /ESIA_SIGNER_COMMAND='(openssl dgst -engine gost -md_gost12_256 -sign \/etc\/esia\/key\.pem)'/.exec(readFileSync('README.md', 'utf8'))?.[1]
+/** The OpenSSL-GOST signing command of docs/operations.md, exactly as documented, with the test key's path. */
+const README_SIGN_COMMAND = /ESIA_SIGNER_COMMAND='(openssl dgst -engine gost -md_gost12_256 -sign \/etc\/esia\/key\.pem)'/.exec(readFileSync('docs/operations.md', 'utf8'))?.[1]
 const readmeCommand = (keyFile: string) => README_SIGN_COMMAND!.replace('/etc/esia/key.pem', keyFile)
 /** What a CryptoPro-like program writes: the same signature, bytes reversed (little-endian). */
 const cryptoProLike = (keyFile: string) => `${readmeCommand(keyFile)} | perl -0777 -pe '$_ = reverse $_'`
@@ -35,11 +35,11 @@ describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', 
   })
   const esiaEnv = (extra: Record<string, string> = {}) => testConfig({ ...mock.bridgeEnv('esia'), ...extra })
 
-  it('the README documents the OpenSSL-GOST command the tests run', () => {
+  it('docs/operations.md documents the OpenSSL-GOST command the tests run', () => {
     expect(README_SIGN_COMMAND).toBe('openssl dgst -engine gost -md_gost12_256 -sign /etc/esia/key.pem')
   })
 
-  it('the README\'s command signs client_secret, the mock checks it and the certificate hash as ЕСИА does, GOST tokens verify', async () => {
+  it('the documented command signs client_secret, the mock checks it and the certificate hash as ЕСИА does, GOST tokens verify', async () => {
     const adapter = await createUpstreamAdapter(esiaEnv({ ESIA_SIGNER_COMMAND: readmeCommand(mock.gost!.keyFile) }))
     expect(await loginThrough(adapter, 'shared-snils')).toMatchObject({ subject: '1000300009', lastName: 'Морозов', trusted: true })
   })
@@ -106,7 +106,7 @@ describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', 
     let server: Server
     let url: string
     beforeAll(async () => {
-      // A signing service as the README describes it: raw bytes in, raw signature out; JSON verify.
+      // A signing service as docs/operations.md describes it: raw bytes in, raw signature out; JSON verify.
       server = createServer((req, res) => {
         const chunks: Buffer[] = []
         req.on('data', (c: Buffer) => chunks.push(c))
