@@ -24,8 +24,8 @@ import { measure } from './lib/measure.js'
 import { formatProfileSummary, summarizeAllocations, summarizeProfile, type CpuProfile } from './lib/profile-summary.js'
 
 /**
- * «Войти через Госуслуги» under load, against the service levels (README «Benchmarks»): a returning
- * login costs the bridge ≤ 1.2 ms of CPU, and with 16 browsers logging in at once each of the
+ * «Войти через Госуслуги» under load, against the service levels (docs/performance.md,
+ * «Service levels»): a returning login costs the bridge ≤ 1.2 ms of CPU, and with 16 browsers logging in at once each of the
  * bridge's steps answers within 50 ms at p99, with no errors. A directory of N journal users
  * (2 000 000 by default) plus the demo directory. A full login is what a journal and a browser do:
  * authorize → the mock ЕСИА (single sign-on, straight back) → callback → token (→ userinfo).
@@ -190,7 +190,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(2)} ms`
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ')
 
-/** The service levels this benchmark checks (README «Benchmarks»). */
+/** The service levels this benchmark checks (docs/performance.md, «Service levels»). */
 const TARGET = { cpuMs: 1.2, p99Ms: 50, concurrency: 16 }
 /** The steps that are the bridge's: each one's p99 is held to TARGET.p99Ms. */
 const BRIDGE_STEPS: readonly Step[] = ['authorize', 'callback', 'token']
@@ -480,7 +480,7 @@ const bench: BenchModule = {
 
       ctx.print(`load average after ${load()} (other work on the machine inflates every figure: CPU per login least, latency most)`)
       ctx.print('')
-      ctx.print(`service levels (README «Benchmarks»), ${concurrency === TARGET.concurrency ? '' : `NOTE: measured at ${concurrency}, the target is at ${TARGET.concurrency} — `}${main.logins} returning logins:`)
+      ctx.print(`service levels (docs/performance.md), ${concurrency === TARGET.concurrency ? '' : `NOTE: measured at ${concurrency}, the target is at ${TARGET.concurrency} — `}${main.logins} returning logins:`)
       const row = (what: string, value: string, target: string, ok: boolean) => ctx.print(`  ${what.padEnd(44)} ${value.padStart(10)}   ${target.padEnd(10)} ${ok ? 'met' : 'NOT MET'}`)
       row('bridge CPU per returning login', `${(main.bridgeCpu * 1000).toFixed(2)} ms`, `≤ ${TARGET.cpuMs} ms`, main.bridgeCpu * 1000 <= TARGET.cpuMs)
       for (const step of BRIDGE_STEPS) {

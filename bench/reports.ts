@@ -18,7 +18,7 @@ import { measure } from './lib/measure.js'
 import { SYNTHETIC_ORGANIZATIONS, organizationId, syntheticJournalCsv } from './lib/synthetic-journal.js'
 
 /**
- * «Контроль заполнения данных» right after a region's nightly import (README «Benchmarks»): a
+ * «Контроль заполнения данных» right after a region's nightly import (docs/performance.md, «Service levels»): a
  * directory that already holds the demo cards takes N synthetic cards (2 000 000 by default,
  * `--rows=N` or BENCH_ROWS), a quarter of them in one school, with the usual defects (missing
  * SNILS, wrong check digits kept, shared SNILS, missing dates, people without a patronymic).
@@ -118,7 +118,7 @@ const bench: BenchModule = {
       const running = (await ctx.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`)).rows[0]!.n
       ctx.print(`queries still running afterwards: ${running}`)
       ctx.print('')
-      ctx.print(`service levels (README «Benchmarks»), ${cards.n.toLocaleString('en')} cards${rows === 2_000_000 ? '' : ` — NOTE: the targets are for 2,000,000`}:`)
+      ctx.print(`service levels (docs/performance.md), ${cards.n.toLocaleString('en')} cards${rows === 2_000_000 ? '' : ` — NOTE: the targets are for 2,000,000`}:`)
       ctx.print(`  ${'what'.padEnd(34)} ${'cold'.padStart(12)} ${'warm'.padStart(12)}   target`)
       const shown = (t: Timed | undefined) => (!t ? '—' : t.status === 'no answer' ? `> ${clientTimeoutMs / 1000} s` : t.status !== 200 ? `HTTP ${t.status}` : `${t.ms.toFixed(0)} ms`)
       for (const { key, what, targetMs } of TARGETS) {

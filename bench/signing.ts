@@ -14,7 +14,7 @@ import type { BenchModule } from './lib/context.js'
 /**
  * What signing costs per ЕСИА login: two `client_secret` signatures (v2/ac, then v3/te), plus —
  * when the ИС chose GOST tokens — two token checks. Measured for ESIA_SIGNER=command with the
- * README's OpenSSL-GOST command (a process per signature), and ESIA_SIGNER=http against a local
+ * OpenSSL-GOST command of docs/operations.md (a process per signature), and ESIA_SIGNER=http against a local
  * signing service, once signing with OpenSSL per request and once answering at once (the
  * round trip alone: what a long-lived signer — an HSM, a CryptoPro service — costs the bridge).
  */
@@ -82,7 +82,7 @@ const bench: BenchModule = {
     const keyFile = path.join(dir, 'key.pem')
     await writeFile(keyFile, pair.privatePem, { mode: 0o600 })
 
-    // A signing service as the README's http contract describes it.
+    // A signing service as docs/operations.md's http contract describes it.
     let mode: 'openssl' | 'instant' = 'openssl'
     const fixed = randomBytes(64)
     const server = createServer((req, res) => {
@@ -97,7 +97,7 @@ const bench: BenchModule = {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sign`
     try {
       print(`${os.availableParallelism()} CPUs; ${concurrency} signatures at once in the rate runs; CPU counts reaped signing processes${process.platform === 'linux' ? '' : ' (not on this OS: children left out)'}`)
-      await measureSigner('command, the README\'s OpenSSL-GOST command', boundedCommandSigner({ command: opensslGostSignCommand(keyFile), timeoutMs: 10_000, reverse: false }), opts, print)
+      await measureSigner('command, the documented OpenSSL-GOST command', boundedCommandSigner({ command: opensslGostSignCommand(keyFile), timeoutMs: 10_000, reverse: false }), opts, print)
       const http = limitSigner(createHttpSigner({ url, timeoutMs: 10_000, reverse: false }), { concurrent: 64, queued: 256 })
       await measureSigner('http, the service signs with OpenSSL per request', http, opts, print)
       mode = 'instant'

@@ -28,7 +28,7 @@ const EnvSchema = Type.Object({
   ESIA_SIGNER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** ours: CryptoPro emits little-endian signatures that ЕСИА wants reversed (docs/esia.md, «The signed `client_secret`»). */
   ESIA_SIGNER_REVERSE: Type.Optional(Bool),
-  /** ours: checks GOST-signed ЕСИА tokens for ESIA_SIGNER=command; unset, OpenSSL's gost engine does (README). */
+  /** ours: checks GOST-signed ЕСИА tokens for ESIA_SIGNER=command; unset, OpenSSL's gost engine does (docs/operations.md). */
   ESIA_SIGNER_VERIFY_COMMAND: Type.Optional(Type.String({ minLength: 1 })),
   /** ours */
   ESIA_SIGNER_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),

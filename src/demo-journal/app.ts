@@ -228,8 +228,8 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     s.pendingLogin = undefined
     const back = { href: '/login', label: 'Вернуться ко входу' }
     if (request.query.error) {
-      // The bridge's error_description starts with a category (README «Integrating a journal: login
-      // with openid-client»): a cancel is the person's choice, not a failure.
+      // The bridge's error_description starts with a category (docs/integration.md,
+      // «Login with openid-client»): a cancel is the person's choice, not a failure.
       const category = (request.query.error_description ?? '').split(':', 1)[0]!.trim()
       const outcome = LOGIN_OUTCOMES[category] ?? LOGIN_OUTCOMES.error!
       return send(reply, 'Вход через Госуслуги', undefined, messagePage(outcome.title, outcome.text, back, outcome.neutral), outcome.neutral ? 200 : 401)
@@ -245,7 +245,7 @@ export async function buildDemoJournal(opts: DemoJournalOptions) {
     }
   })
 
-  // ── What the bridge sends on its own (the README's integration guide shows the same receiver) ──
+  // ── What the bridge sends on its own (docs/integration.md shows the same receiver) ──
 
   const applyLinkEvent = (event: LinkEventReceived) => {
     const at = typeof event.data.at === 'string' ? event.data.at : new Date().toISOString()

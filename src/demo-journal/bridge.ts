@@ -5,7 +5,7 @@ import * as oidc from 'openid-client'
  * Everything a journal needs to talk to esia-bridge, through its public contract only: standard
  * OpenID Connect for «Войти через Госуслуги» (openid-client, nothing bespoke), and for
  * «Привязать пользователя портала гос. услуг» one API call plus a signed link token.
- * The README's integration guide quotes this file.
+ * The README and docs/integration.md quote this file.
  */
 export interface BridgeSettings {
   /** The bridge's issuer, e.g. http://localhost:3000 */

@@ -54,7 +54,8 @@ export interface IssuedLogin {
 }
 
 /**
- * The login's one statement (each round trip costs the login path: README «Benchmarks»): it reads
+ * The login's one statement (each round trip costs the login path:
+ * docs/performance.md, «Benchmarks»): it reads
  * the cards linked to the subject and, for the card to log in as, writes the link's
  * `last_login_at`, the code and the `login.succeeded` audit event together. The card is
  * `asCard` (the one chosen on the chooser, or just linked), or with `asCard` null the person's only
@@ -63,7 +64,7 @@ export interface IssuedLogin {
  * this subject: a link support removed a second ago yields no code rather than a login through a
  * link that is gone.
  *
- * The code's payload is the ID token's claims (README, «ID token claim»): the authentication event
+ * The code's payload is the ID token's claims (docs/integration.md, «Login with openid-client»): the authentication event
  * and the session id from JavaScript, then organisation, role and the names as the school typed
  * them (a patronymic only when there is one). The session id (`sid`, OpenID Connect Back-Channel
  * Logout 1.0) rides in every login's claims; for a client with a backchannel_logout_uri the same

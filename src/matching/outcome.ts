@@ -4,7 +4,7 @@ import { upstreamCodeKind } from './messages.js'
  * What a journal hears when a login through the bridge does not end with a code: one category it
  * can word its own message from, then the reason codes (protocol constants, never personal data).
  * `error_description` = `<category>` or `<category>: <code> <code>…` — the values are listed in
- * the README («Integrating a journal: login with openid-client») and docs/architecture.md.
+ * docs/integration.md («Login with openid-client») and docs/architecture.md.
  *
  *   cancelled    the person cancelled: «Отказать» at Госуслуги, «Отменить» on «Выберите организацию»
  *   account      the Госуслуги account cannot be used as it is: unconfirmed, a child without the

@@ -109,7 +109,7 @@ export function checkAuthorizeRequest(clients: ClientRegistry, q: AuthorizeQuery
   for (const p of prompts) if (!PROMPTS.has(p)) return refuse('invalid_request', `prompt value ${p.slice(0, 40)} is not supported`)
   if (prompts.has('none')) {
     // OIDC Core §3.1.2.1: `none` with anything else is an error; alone, it asks for a login without
-    // any page — impossible here, since the bridge keeps no session of its own (README).
+    // any page — impossible here, since the bridge keeps no session of its own (docs/integration.md).
     if (prompts.size > 1) return refuse('invalid_request', 'prompt=none cannot be combined with other values')
     return refuse('login_required', 'The bridge keeps no session: every login goes through ESIA (Gosuslugi)')
   }

@@ -53,7 +53,7 @@ export async function createUpstreamAdapter(config: Config, deps: UpstreamDeps =
     let signer: EsiaSigner
     let certHash: string
     if (deps.gostTestKey) {
-      // The README's OpenSSL-GOST command, as a production system on that route runs it.
+      // The OpenSSL-GOST command of docs/operations.md, as a production system on that route runs it.
       signer = boundedCommandSigner({ command: opensslGostSignCommand(deps.gostTestKey.keyFile), timeoutMs: esia.signerTimeoutMs, reverse: false })
       certHash = deps.gostTestKey.certHash
     } else {

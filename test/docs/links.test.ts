@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest'
 /**
  * The repository stands on its own: whoever picks it up has only what is in it. So every relative
  * Markdown link resolves (to a file, and to a heading when it has an #anchor), every `….md` a
- * comment names exists, a citation of a docs file with a «Heading» names a heading that exists, and nothing
- * cites the design inputs that were never part of the repository.
+ * comment names exists, a citation of a docs file or the README with a «Heading» names a heading
+ * that exists, and nothing cites the design inputs that were never part of the repository.
  */
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -103,8 +103,8 @@ describe('the repository stands on its own', () => {
     for (const file of [...CODE, ...MARKDOWN]) {
       // Comments wrap: join the lines and drop their comment markers before reading citations.
       const text = read(file).replace(/\s*\n\s*(?:\*(?!\/)|\/\/|--|#)?\s*/g, ' ')
-      for (const m of text.matchAll(/(docs\/[\w./-]+\.md),? «/g)) {
-        const target = join(ROOT, m[1]!)
+      for (const m of text.matchAll(/(docs\/[\w./-]+\.md|README(?:\.md)?),? «/g)) {
+        const target = join(ROOT, m[1]!.startsWith('README') ? 'README.md' : m[1]!)
         if (!existsSync(target)) continue // the test above reports it
         const rest = text.slice(m.index + m[0].length)
         const ok = headings(read(target)).some((h) => rest.startsWith(`${h}»`))

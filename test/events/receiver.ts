@@ -90,7 +90,7 @@ export interface VerifiedSet extends JWTPayload {
   events: Record<string, Record<string, unknown>>
 }
 
-/** A SET checked as the README tells a journal to: signature against /oauth2/jwks, typ, iss, aud. */
+/** A SET checked as docs/integration.md tells a journal to: signature against /oauth2/jwks, typ, iss, aud. */
 export async function verifySet(app: App, token: string, audience: string): Promise<{ payload: VerifiedSet; type: string; event: Record<string, unknown> }> {
   const { payload, protectedHeader } = await jwtVerify<VerifiedSet>(token, await bridgeKeys(app), {
     issuer: app.config.publicUrl,

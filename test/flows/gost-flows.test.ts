@@ -16,7 +16,7 @@ if (!gost) console.warn('[GOST flows] skipped: OpenSSL has no GOST engine here (
 
 /**
  * The link and login flows with real GOST, in the ЕСИА dialect: the bridge signs `client_secret`
- * through ESIA_SIGNER=command with the README's OpenSSL-GOST command, the mock checks the
+ * through ESIA_SIGNER=command with the OpenSSL-GOST command of docs/operations.md, the mock checks the
  * signature and `client_certificate_hash` as ЕСИА does, and signs its tokens GOST3410_2012_256,
  * which the bridge verifies with OpenSSL. Each way of getting GOST wrong fails with ЕСИА's code or
  * our reason, and writes no link, no code, no successful login.
@@ -61,7 +61,7 @@ describe.skipIf(!gost)('link and login with real GOST against the mock ЕСИА'
       w = await world()
     })
 
-    it('runs the bridge in the ЕСИА dialect with the README\'s OpenSSL-GOST command and GOST token keys', () => {
+    it('runs the bridge in the ЕСИА dialect with the documented OpenSSL-GOST command and GOST token keys', () => {
       expect(w.config.idp).toMatchObject({ kind: 'esia', esia: { signer: 'command', signerCommand: `openssl dgst -engine gost -md_gost12_256 -sign ${w.mock.gost!.keyFile}`, certHash: w.mock.gost!.certHash, tokenKeys: w.mock.gost!.tokenCertFile } })
     })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { outcomeCategory, outcomeDescription } from '../../src/matching/outcome.js'
 
-/** The documented error_description values a journal words its own message from (README, docs/architecture.md). */
+/** The documented error_description values a journal words its own message from (docs/integration.md, docs/architecture.md). */
 describe('the outcome a journal hears after a login without a code', () => {
   it.each([
     [['cancelled'], 'cancelled'],

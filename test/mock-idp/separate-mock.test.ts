@@ -26,7 +26,7 @@ function start(entry: string, env: Record<string, string>, ready: RegExp): Promi
 }
 
 /**
- * README «Trying it without ЕСИА»: `npm run mock-esia` in one terminal, then the bridge with
+ * docs/development.md, «The mock ЕСИА: trying it without ЕСИА»: `npm run mock-esia` in one terminal, then the bridge with
  * IDP_KIND=mock and ESIA_URL pointing at it. The bridge must use that mock — not start its own on
  * the same port — and sign `client_secret` with the keys the mock registered under the shared DATA_DIR.
  */

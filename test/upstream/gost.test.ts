@@ -17,10 +17,10 @@ const gost = await gostEngineAvailable()
 if (!gost) console.warn('[GOST tests] skipped: OpenSSL has no GOST engine here (apt-get install libengine-gost-openssl)')
 
 /** The OpenSSL-GOST signing command of docs/operations.md, exactly as documented, with the test key's path. */
-const README_SIGN_COMMAND = /ESIA_SIGNER_COMMAND='(openssl dgst -engine gost -md_gost12_256 -sign \/etc\/esia\/key\.pem)'/.exec(readFileSync('docs/operations.md', 'utf8'))?.[1]
-const readmeCommand = (keyFile: string) => README_SIGN_COMMAND!.replace('/etc/esia/key.pem', keyFile)
+const DOCUMENTED_SIGN_COMMAND = /ESIA_SIGNER_COMMAND='(openssl dgst -engine gost -md_gost12_256 -sign \/etc\/esia\/key\.pem)'/.exec(readFileSync('docs/operations.md', 'utf8'))?.[1]
+const documentedCommand = (keyFile: string) => DOCUMENTED_SIGN_COMMAND!.replace('/etc/esia/key.pem', keyFile)
 /** What a CryptoPro-like program writes: the same signature, bytes reversed (little-endian). */
-const cryptoProLike = (keyFile: string) => `${readmeCommand(keyFile)} | perl -0777 -pe '$_ = reverse $_'`
+const cryptoProLike = (keyFile: string) => `${documentedCommand(keyFile)} | perl -0777 -pe '$_ = reverse $_'`
 
 describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', () => {
   let mock: TestMockEsia
@@ -36,11 +36,11 @@ describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', 
   const esiaEnv = (extra: Record<string, string> = {}) => testConfig({ ...mock.bridgeEnv('esia'), ...extra })
 
   it('docs/operations.md documents the OpenSSL-GOST command the tests run', () => {
-    expect(README_SIGN_COMMAND).toBe('openssl dgst -engine gost -md_gost12_256 -sign /etc/esia/key.pem')
+    expect(DOCUMENTED_SIGN_COMMAND).toBe('openssl dgst -engine gost -md_gost12_256 -sign /etc/esia/key.pem')
   })
 
   it('the documented command signs client_secret, the mock checks it and the certificate hash as ЕСИА does, GOST tokens verify', async () => {
-    const adapter = await createUpstreamAdapter(esiaEnv({ ESIA_SIGNER_COMMAND: readmeCommand(mock.gost!.keyFile) }))
+    const adapter = await createUpstreamAdapter(esiaEnv({ ESIA_SIGNER_COMMAND: documentedCommand(mock.gost!.keyFile) }))
     expect(await loginThrough(adapter, 'shared-snils')).toMatchObject({ subject: '1000300009', lastName: 'Морозов', trusted: true })
   })
 
@@ -64,7 +64,7 @@ describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', 
     const other = await generateGostKeyPair('/CN=another system')
     const keyFile = path.join(dir, 'other-key.pem')
     await writeFile(keyFile, other.privatePem, { mode: 0o600 })
-    const adapter = await createUpstreamAdapter(esiaEnv({ ESIA_SIGNER_COMMAND: readmeCommand(keyFile) }))
+    const adapter = await createUpstreamAdapter(esiaEnv({ ESIA_SIGNER_COMMAND: documentedCommand(keyFile) }))
     expect(await rejection(loginThrough(adapter, 'shared-snils'))).toMatchObject({ code: 'ESIA-007053' })
   })
 
@@ -79,7 +79,7 @@ describe.skipIf(!gost)('real GOST R 34.10-2012 through OpenSSL\'s gost engine', 
   })
 
   it('a token whose payload was changed after signing does not verify', async () => {
-    const signer = createCommandSigner({ command: readmeCommand(mock.gost!.keyFile), timeoutMs: 5000, reverse: false })
+    const signer = createCommandSigner({ command: documentedCommand(mock.gost!.keyFile), timeoutMs: 5000, reverse: false })
     const verifier = new TokenVerifier(await tokenKeySource(mock.gost!.tokenCertFile), signer)
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
     const header = b64({ ver: 1, typ: 'JWT', sbt: 'access', alg: 'GOST3410_2012_256' })

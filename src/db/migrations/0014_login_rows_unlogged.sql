@@ -5,7 +5,7 @@
 -- journal redeems (60 seconds) and the access token for /oauth2/userinfo (10 minutes). Unlogged,
 -- they are written without WAL, so a returning login waits for one WAL flush — its code statement,
 -- which also writes the link's last login and the audit event — instead of four; on a disk where a
--- flush takes milliseconds that is most of a login's wait (README «Benchmarks»).
+-- flush takes milliseconds that is most of a login's wait (docs/performance.md, «Benchmarks»).
 --
 -- The price: after a PostgreSQL crash, or on a standby promoted after a failover, these tables are
 -- empty. Whoever was in the middle of a login starts it again: the callback says the page expired,

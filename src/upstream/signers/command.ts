@@ -25,7 +25,7 @@ export interface CommandSignerOptions {
 
 /**
  * Signs by running an external program, e.g. OpenSSL with the GOST engine or CryptoPro's
- * `csptest` (README, «Production with real ЕСИА»). The command comes from the operator's
+ * `csptest` (docs/operations.md, «`ESIA_SIGNER=command`»). The command comes from the operator's
  * configuration, never from a request; the message is passed on stdin, not in argv, so it never
  * shows in the process list.
  */

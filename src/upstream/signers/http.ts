@@ -12,7 +12,7 @@ export interface HttpSignerOptions {
 
 /**
  * Signs through a signing service (an HSM front, a CryptoPro DSS, a small service next to a
- * CryptoPro container). Contract, documented in the README:
+ * CryptoPro container). Contract, documented in docs/operations.md, «`ESIA_SIGNER=http`»:
  *  - sign:   `POST {ESIA_SIGNER_URL}` with the message bytes, `Content-Type: application/octet-stream`;
  *            answer 200 with the raw signature (`application/octet-stream`) or JSON
  *            `{"signature": "<base64 or base64url>"}`.

@@ -125,5 +125,5 @@ export async function generateGostKeyPair(subject = '/CN=esia-bridge test GOST k
   })
 }
 
-/** The README's OpenSSL-GOST signing command for ESIA_SIGNER_COMMAND, with `keyFile` quoted for the shell. */
+/** The OpenSSL-GOST signing command of docs/operations.md for ESIA_SIGNER_COMMAND, with `keyFile` quoted for the shell. */
 export const opensslGostSignCommand = (keyFile: string): string => `openssl dgst -engine gost -md_gost12_256 -sign '${keyFile.replaceAll("'", "'\\''")}'`
