@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.js'
 import type { LinkEvent } from './event-types.js'
+import { retentionRecordCte } from '../subjects/retention-record.js'
 
 /**
  * The outbox (`event_outbox`): one row per token for one journal client, written by the statement
@@ -366,11 +367,7 @@ export async function purgeOutbox(db: Queryable, retentionDays: number): Promise
          AND (status <> 'pending' OR delivery = 'poll' OR give_up_at < now())
        RETURNING 1
      ), counted AS (SELECT count(*)::int AS n FROM gone),
-     recorded AS (
-       INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
-       SELECT 'retention', 'system', 'housekeeping', 'events retention period ended',
-              jsonb_build_array(jsonb_build_object('category', 'journal_events', 'action', 'deleted', 'count', n)), n
-       FROM counted WHERE n > 0)
+     ${retentionRecordCte({ from: 'counted', count: 'n', category: 'journal_events', reason: 'events retention period ended' })}
      SELECT n FROM counted`,
     [retentionDays],
   )

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Queryable } from '../db/pool.js'
 import { BACKCHANNEL_LOGOUT } from './event-types.js'
 import { NOTIFY_CHANNEL } from './outbox.js'
+import { retentionRecordCte } from '../subjects/retention-record.js'
 
 /**
  * The bridge's login sessions for OpenID Connect Back-Channel Logout 1.0 (`login_sessions`). The
@@ -77,11 +78,7 @@ export async function purgeLoginSessions(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `WITH gone AS (DELETE FROM login_sessions WHERE created_at < now() - make_interval(days => $1) RETURNING 1),
           counted AS (SELECT count(*)::int AS n FROM gone),
-          recorded AS (
-            INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
-            SELECT 'retention', 'system', 'housekeeping', 'login session records kept long enough',
-                   jsonb_build_array(jsonb_build_object('category', 'login_sessions', 'action', 'deleted', 'count', n)), n
-            FROM counted WHERE n > 0)
+          ${retentionRecordCte({ from: 'counted', count: 'n', category: 'login_sessions', reason: 'login session records kept long enough' })}
      SELECT n FROM counted`,
     [LOGIN_SESSION_KEEP_DAYS],
   )

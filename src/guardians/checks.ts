@@ -2,6 +2,7 @@ import type { PoolClient, Queryable } from '../db/pool.js'
 import { cardForMatching, type MatchingCardRow } from '../matching/candidates.js'
 import type { ChildVerdict, RelationState } from '../matching/children.js'
 import type { JournalUserForMatching } from '../matching/types.js'
+import { retentionRecordCte } from '../subjects/retention-record.js'
 
 /**
  * The `guardian_checks` table (0011_guardians.sql): per parent → child relation of the journal,
@@ -307,11 +308,7 @@ export async function purgeGuardianEvidence(db: Queryable, retentionDays: number
               jsonb_build_object('table', 'guardian_checks', 'count', cleared, 'retention_days', $1::int,
                                  'categories', jsonb_build_array('дата рождения ребёнка', 'СНИЛС ребёнка (HMAC)'))
        FROM counted WHERE cleared > 0),
-     recorded AS (
-       INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
-       SELECT 'retention', 'system', 'housekeeping', 'failed-attempt retention period ended',
-              jsonb_build_array(jsonb_build_object('category', 'guardians', 'action', 'deleted', 'count', cleared)), cleared
-       FROM counted WHERE cleared > 0)
+     ${retentionRecordCte({ from: 'counted', count: 'cleared', category: 'guardians', reason: 'failed-attempt retention period ended' })}
      SELECT cleared FROM counted`,
     [retentionDays],
   )

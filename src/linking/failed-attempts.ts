@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js'
 import { snilsHmac } from '../matching/snils.js'
 import type { ReasonCode } from '../matching/types.js'
 import type { VerifiedPerson } from '../upstream/types.js'
+import { retentionRecordCte } from '../subjects/retention-record.js'
 
 /**
  * Failed link and login attempts, kept for support to see why and fix the card: reasons, and the
@@ -58,11 +59,7 @@ export async function purgeFailedAttempts(db: Queryable, retentionDays: number):
                    jsonb_build_object('table', 'failed_attempts', 'count', removed, 'retention_days', $1::int,
                                       'categories', jsonb_build_array('фамилия', 'имя', 'отчество', 'дата рождения', 'СНИЛС (HMAC)'))
             FROM counted WHERE removed > 0),
-          recorded AS (
-            INSERT INTO destruction_records (basis, actor_kind, actor_id, reason, categories, total)
-            SELECT 'retention', 'system', 'housekeeping', 'failed-attempt retention period ended',
-                   jsonb_build_array(jsonb_build_object('category', 'failed_attempts', 'action', 'deleted', 'count', removed)), removed
-            FROM counted WHERE removed > 0)
+          ${retentionRecordCte({ from: 'counted', count: 'removed', category: 'failed_attempts', reason: 'failed-attempt retention period ended' })}
      SELECT removed FROM counted`,
     [retentionDays],
   )
