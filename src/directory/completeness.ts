@@ -17,9 +17,13 @@ import { CARD_PROBLEMS, type CardProblem, type Role } from './cards.js'
  * counted and listed on their own — many journals send no relations at all — and do not count as
  * «проблемы заполнения».
  *
- * Every cross-card check is one grouped pass per report (never a lookup per card, which the
- * planner may turn into a scan of the organisation per card): cost grows with the organisation's
- * cards, whatever the statistics say. Run these on a report connection (src/db/report-query.ts).
+ * The counts are kept by the database as cards and relations change (migration
+ * 0020_completeness_counts.sql): `completeness_counts` per organisation and role, and
+ * `shared_snils_groups` for the SNILS held by more than one card. The summary reads those rows, not
+ * the cards, so it costs the same right after a two-million-card import as on a quiet day. The
+ * problem lists read the cards of their scope once, joined to the (small) shared groups — never a
+ * lookup of other cards per card, which the planner may turn into a scan of the organisation per
+ * card. Run these on a report connection (src/db/report-query.ts).
  */
 export interface CompletenessFilter {
   /** Organisations the caller may see (support staff); omitted: all. */
@@ -54,7 +58,11 @@ export interface CompletenessRow {
   children_without_parents: number
 }
 
-/** Each card problem as a condition on a card `u` joined to its shared-SNILS group `s`. */
+/**
+ * Each card problem as a condition on a card `u` joined to its shared-SNILS group `s`. The same
+ * definitions, in SQL, keep the counts (migration 0020_completeness_counts.sql: `card_has_own_problem`,
+ * `card_lacks_middle_name`); test/directory/completeness-counts.test.ts holds the two together.
+ */
 const PROBLEM_SQL: Record<CardProblem, string> = {
   without_snils: 'NOT u.snils_present',
   invalid_snils: '(u.snils_present AND NOT u.snils_valid)',
@@ -68,72 +76,42 @@ const RELATION_SQL: Record<RelationProblem, string> = {
 }
 
 // Staff, students, parents: the order of the three reports in the journal; admins last.
-const ROLE_ORDER = `array_position(ARRAY['staff', 'student', 'parent', 'admin'], u.role)`
+const roleOrder = (alias: string) => `array_position(ARRAY['staff', 'student', 'parent', 'admin'], ${alias}.role)`
 
-const scope = (f: CompletenessFilter, params: unknown[]): string => {
+const scope = (f: CompletenessFilter, params: unknown[], alias = 'u'): string => {
   const where: string[] = []
-  if (f.organizationIds) where.push(`u.organization_id = ANY($${params.push(f.organizationIds)})`)
-  if (f.organizationId) where.push(`u.organization_id = $${params.push(f.organizationId)}`)
-  if (f.role) where.push(`u.role = $${params.push(f.role)}`)
+  if (f.organizationIds) where.push(`${alias}.organization_id = ANY($${params.push(f.organizationIds)})`)
+  if (f.organizationId) where.push(`${alias}.organization_id = $${params.push(f.organizationId)}`)
+  if (f.role) where.push(`${alias}.role = $${params.push(f.role)}`)
   return where.length > 0 ? where.join(' AND ') : 'true'
 }
 
-/** A problem other than a shared SNILS (those need the other cards, see below). */
-const OWN_PROBLEMS = CARD_PROBLEMS.filter((p) => p !== 'shared_snils')
-
 /**
- * One read of the cards in scope (MATERIALIZED: read once, then counted twice from memory): the
- * counts of each card's own problems, and the shared SNILS by one grouping on (organisation, role,
- * SNILS); the guardianship counts by two semi-joins with the relations. Summary counts only: the
- * cards behind them are `problemCards`. Measured on 400 000 cards, EXPLAIN ANALYZE: the largest
- * school's report 343 → 230 ms, the whole directory 814 → 593 ms, against reading the cards three
- * times (own counts, repeated SNILS, their holders).
+ * The summary, from the kept counts: one row per organisation and role that has cards. A card
+ * whose only problem is a shared SNILS counts in `with_problems` through its group's `with_own`.
  */
 export async function completenessReport(db: Queryable, filter: CompletenessFilter = {}): Promise<CompletenessRow[]> {
   const params: unknown[] = []
-  const where = scope(filter, params)
-  const own = (p: CardProblem) => `c.${p}`
-  const ownProblem = OWN_PROBLEMS.map(own).join(' OR ')
+  const counted = scope(filter, params, 'c')
+  // The same parameters, numbered the same: the groups are filtered like the counts.
+  const grouped = scope(filter, [], 'g')
   const { rows } = await db.query<CompletenessRow>(
-    `WITH cards AS MATERIALIZED (
-       SELECT u.organization_id, u.role, u.snils_hmac, u.no_middle_name,
-         ${OWN_PROBLEMS.map((p) => `${PROBLEM_SQL[p]} AS ${p}`).join(', ')}
-       FROM journal_users u WHERE ${where}
-     ), own AS (
-       SELECT c.organization_id, c.role, count(*)::int AS total,
-         ${OWN_PROBLEMS.map((p) => `count(*) FILTER (WHERE ${own(p)})::int AS ${p}`).join(',\n         ')},
-         count(*) FILTER (WHERE ${ownProblem})::int AS own_problems,
-         count(*) FILTER (WHERE c.no_middle_name)::int AS no_middle_name
-       FROM cards c GROUP BY c.organization_id, c.role
-     ), shared AS (
-       SELECT organization_id, role, sum(holders)::int AS cards, sum(holders - with_own)::int AS only_shared
-       FROM (
-         SELECT c.organization_id, c.role, count(*) AS holders, count(*) FILTER (WHERE ${ownProblem}) AS with_own
-         FROM cards c WHERE c.snils_hmac IS NOT NULL
-         GROUP BY c.organization_id, c.role, c.snils_hmac HAVING count(*) > 1
-       ) g
-       GROUP BY organization_id, role
-     ), related AS (
-       SELECT u.organization_id, u.role, count(*)::int AS cards FROM journal_users u
-       WHERE ${where} AND u.role = 'parent' AND EXISTS (SELECT 1 FROM journal_user_relations r WHERE r.parent_id = u.id)
-       GROUP BY u.organization_id, u.role
-       UNION ALL
-       SELECT u.organization_id, u.role, count(*)::int FROM journal_users u
-       WHERE ${where} AND u.role = 'student' AND EXISTS (SELECT 1 FROM journal_user_relations r WHERE r.child_id = u.id)
-       GROUP BY u.organization_id, u.role
-     )
-     SELECT u.organization_id, o.name AS organization_name, u.role, u.total,
-       ${OWN_PROBLEMS.map((p) => `u.${p}`).join(', ')},
-       coalesce(s.cards, 0) AS shared_snils,
-       u.own_problems + coalesce(s.only_shared, 0) AS with_problems,
-       u.no_middle_name,
-       CASE WHEN u.role = 'parent' THEN u.total - coalesce(p.cards, 0) ELSE 0 END AS parents_without_children,
-       CASE WHEN u.role = 'student' THEN u.total - coalesce(p.cards, 0) ELSE 0 END AS children_without_parents
-     FROM own u
-     JOIN organizations o ON o.id = u.organization_id
-     LEFT JOIN shared s ON s.organization_id = u.organization_id AND s.role = u.role
-     LEFT JOIN related p ON p.organization_id = u.organization_id AND p.role = u.role
-     ORDER BY u.organization_id, ${ROLE_ORDER}`,
+    `SELECT c.organization_id, o.name AS organization_name, c.role, c.total,
+       c.without_snils, c.invalid_snils, c.without_birth_date, c.without_middle_name,
+       coalesce(s.cards, 0)::int AS shared_snils,
+       (c.own_problems + coalesce(s.only_shared, 0))::int AS with_problems,
+       c.no_middle_name,
+       CASE WHEN c.role = 'parent' THEN c.total - c.with_children ELSE 0 END AS parents_without_children,
+       CASE WHEN c.role = 'student' THEN c.total - c.with_parents ELSE 0 END AS children_without_parents
+     FROM completeness_counts c
+     JOIN organizations o ON o.id = c.organization_id
+     LEFT JOIN (
+       SELECT g.organization_id, g.role, sum(g.holders) AS cards, sum(g.holders - g.with_own) AS only_shared
+       FROM shared_snils_groups g WHERE ${grouped}
+       GROUP BY g.organization_id, g.role
+     ) s ON s.organization_id = c.organization_id AND s.role = c.role
+     WHERE c.total > 0 AND ${counted}
+     ORDER BY c.organization_id, ${roleOrder('c')}`,
     params,
   )
   return rows
@@ -163,9 +141,8 @@ export type ProblemFilter = CompletenessFilter & {
 type ProblemRow = Omit<ProblemCard, 'problems'> & Record<CardProblem, boolean> & { relation: boolean }
 
 /**
- * The problem cards in id order (after the id `after`), with each card's problems. The shared SNILS
- * of the whole scope are grouped once, first (MATERIALIZED: computed once, never re-planned as a
- * lookup per card), and joined to the cards by hash.
+ * The problem cards in id order (after the id `after`), with each card's problems; a shared SNILS
+ * is one found in `shared_snils_groups` (kept with the counts).
  */
 function problemCardsSql(filter: ProblemFilter & { after?: string | undefined }, params: unknown[]): string {
   if (filter.problem !== undefined && !REPORT_PROBLEMS.includes(filter.problem)) throw new TypeError(`Unknown card problem ${filter.problem}`)
@@ -173,15 +150,10 @@ function problemCardsSql(filter: ProblemFilter & { after?: string | undefined },
   const relation = filter.problem !== undefined && (RELATION_PROBLEMS as readonly string[]).includes(filter.problem) ? RELATION_SQL[filter.problem as RelationProblem] : undefined
   const wanted = relation ?? (filter.problem ? PROBLEM_SQL[filter.problem as CardProblem] : CARD_PROBLEMS.map((p) => PROBLEM_SQL[p]).join(' OR '))
   const after = filter.after !== undefined ? ` AND u.id > $${params.push(filter.after)}` : ''
-  return `WITH shared AS MATERIALIZED (
-       SELECT u.organization_id, u.role, u.snils_hmac FROM journal_users u
-       WHERE u.snils_hmac IS NOT NULL AND ${where}
-       GROUP BY u.organization_id, u.role, u.snils_hmac HAVING count(*) > 1
-     )
-     SELECT u.id, u.organization_id, u.role, u.last_name, u.first_name, u.middle_name,
+  return `SELECT u.id, u.organization_id, u.role, u.last_name, u.first_name, u.middle_name,
        ${CARD_PROBLEMS.map((p) => `${PROBLEM_SQL[p]} AS ${p}`).join(', ')}, ${relation ? 'true' : 'false'} AS relation
      FROM journal_users u
-     LEFT JOIN shared s ON s.snils_hmac = u.snils_hmac AND s.organization_id = u.organization_id AND s.role = u.role
+     LEFT JOIN shared_snils_groups s ON s.snils_hmac = u.snils_hmac AND s.organization_id = u.organization_id AND s.role = u.role
      WHERE ${where}${after} AND (${wanted})
      ORDER BY u.id`
 }
@@ -203,8 +175,8 @@ export async function problemCards(db: Queryable, filter: ProblemFilter & { afte
 }
 
 /**
- * Every problem card of the filter, read through one cursor: the grouped pass runs once for the
- * whole export, not once per page. `db` must be in a transaction (a report connection). The first
+ * Every problem card of the filter, read through one cursor: one query for the whole export, not
+ * one per page. `db` must be in a transaction (a report connection). The first
  * rows are fetched before this returns, so a report that cannot run fails before a download starts.
  */
 export async function problemCardsCursor(db: Queryable, filter: ProblemFilter, fetchSize = 2000): Promise<AsyncGenerator<ProblemCard[]>> {

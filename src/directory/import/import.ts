@@ -4,6 +4,7 @@ import { writeAudit, type AuditActor } from '../../linking/audit.js'
 import { createCardValidator } from '../cards.js'
 import { stagedBatches, type StagedBatch } from './batches.js'
 import { deferChecksIfEmpty, restoreChecks } from './bulk-load.js'
+import { deferCompletenessCounts, recountCompleteness, type CountsMode } from './completeness-counts.js'
 import { decodeText } from './decode.js'
 import { ImportFileError, ImportRefused } from './errors.js'
 import { rejectedRow, type ImportReport, type ImportTimings } from './report.js'
@@ -105,6 +106,8 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
     if (replacing) await assertOrganizationExists(client, replacing)
     await createStagingTables(client)
     const deferredChecks = opts.dryRun ? [] : await deferChecksIfEmpty(client)
+    const countsMode: CountsMode = deferredChecks.length > 0 ? 'all' : 'deferred'
+    await deferCompletenessCounts(client, countsMode)
 
     const timings: ImportTimings = { reading_ms: 0, copy_ms: 0, checks_ms: 0, merge_ms: 0, finish_ms: 0 }
     const totals = { rows: 0, valid: 0, inserted: 0, updated: 0 }
@@ -192,7 +195,10 @@ export async function importDirectory(pool: Pool, source: AsyncIterable<unknown>
       // Fresh planner statistics for what the import changed, committed with it: the reports asked
       // right after a nightly import are planned on the new directory, not on whatever (or nothing)
       // was there before — autovacuum may be off, or not come round for a while.
-      if (changed) await analyzeDirectory(client)
+      if (changed) {
+        await analyzeDirectory(client)
+        await recountCompleteness(client, countsMode)
+      }
       await client.query('COMMIT')
       if (changed) await vacuumDirectory(client)
     }
