@@ -71,8 +71,8 @@ export function* completenessCsvRows(rows: CompletenessRow[], roleName: (r: stri
 export const PROBLEM_CARDS_CSV_HEADER = ['Идентификатор', 'Организация', 'Роль', 'Фамилия', 'Имя', 'Отчество', ...REPORT_PROBLEMS.map((p) => PROBLEM_COLUMNS[p])]
 
 /**
- * Every problem card in scope through one cursor on its own report connection (the shared-SNILS
- * pass runs once for the export); the problem columns say «да» or are empty. The first rows are
+ * Every problem card in scope through one cursor on its own report connection (one query for the
+ * whole export); the problem columns say «да» or are empty. The first rows are
  * read before this returns, so a report that cannot run is a 503, not a broken download. The
  * connection is given back when the rows are done, or when the client goes away.
  */

@@ -13,8 +13,10 @@ import type { Pool, PoolClient } from './pool.js'
  *   running for nobody;
  * - the request's abort signal: when the client goes away, the statement in flight is cancelled
  *   (pg_cancel_backend from another connection), so nothing keeps working for a closed socket;
- * - enough work_mem for the report's groupings (the shared-SNILS pass) to stay in memory: at the
- *   default 4 MB the grouping of a 100 000-card school spills to disk.
+ * - enough work_mem for a large school's problem cards to be sorted in memory;
+ * - cursors (the CSV) planned for reading every row, as a download does, rather than PostgreSQL's
+ *   default of the first tenth — which picks a walk of the whole directory in id order over
+ *   reading the school's cards and sorting them.
  */
 export class ReportUnavailable extends Error {
   constructor(cause: unknown) {
@@ -76,7 +78,7 @@ export async function openReport(pool: Pool, opts: ReportOptions): Promise<Repor
     // One round trip. The idle limit ends a transaction whose reader (a CSV download) stalls.
     await query(
       `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeout}; SET LOCAL work_mem = '${REPORT_WORK_MEM}';
-       SET LOCAL idle_in_transaction_session_timeout = ${Math.max(60_000, 4 * timeout)}`,
+       SET LOCAL cursor_tuple_fraction = 1; SET LOCAL idle_in_transaction_session_timeout = ${Math.max(60_000, 4 * timeout)}`,
     )
   } catch (err) {
     await close()
