@@ -150,6 +150,14 @@ describe('completeness counts kept by the database', () => {
     }
   })
 
+  it('survive a recount by hand and a TRUNCATE', async () => {
+    const before = await expectCountsRight(t)
+    await t.db.pool.query('SELECT completeness_refresh(NULL)')
+    expect(await expectCountsRight(t)).toEqual(before)
+    await t.db.pool.query('TRUNCATE journal_user_relations CASCADE')
+    await expectCountsRight(t)
+  })
+
   it('are counted once at the end of an import into an empty directory', async () => {
     const empty = await buildTestApp()
     try {
@@ -163,6 +171,8 @@ describe('completeness counts kept by the database', () => {
       const res = await importFile(empty, rows.join('\r\n') + '\r\n')
       expect(res.json()).toMatchObject({ inserted: 300, rejected: 0 })
       await expectCountsRight(empty)
+      await empty.db.pool.query('TRUNCATE journal_users CASCADE')
+      expect(await expectCountsRight(empty)).toEqual([])
     } finally {
       await empty.close()
     }
