@@ -17,7 +17,7 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
 function cookieName(request: FastifyRequest): string {
   return isHttps(request) ? '__Host-bridge-browser' : 'bridge-browser'
 }
-const isHttps = (request: FastifyRequest) => request.server.config.publicUrl.startsWith('https://')
+export const isHttps = (request: FastifyRequest): boolean => request.server.config.publicUrl.startsWith('https://')
 const hashOf = (id: string): BrowserHash => createHash('sha256').update(id).digest()
 
 /** The hash of this browser's id, or undefined when the browser has none (or sent garbage). */

@@ -3,24 +3,30 @@ import fp from 'fastify-plugin'
 import { Type, type Static } from 'typebox'
 import { publicRateLimit } from '../http/rate-limit.js'
 import { describeReason } from '../matching/messages.js'
-import { browserHash, type BrowserHash } from './browser.js'
-import { consumeFlowState, purgeExpiredFlowStates, type FlowKind, type FlowState } from './flow-state.js'
+import { browserHash, isHttps, type BrowserHash } from './browser.js'
+import { consumeFlowState, FLOW_STATE_TTL_S, purgeExpiredFlowStates, type FlowKind, type FlowState, type FlowStateRefusal, type SingleUse, type TakenFlow } from './flow-state.js'
+import { loginCookieName, loginStateExpired, loginStateIssuedAt, openLogin } from './login-state.js'
 import { flowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
-import { callbackPath, finishUpstream, type UpstreamResult } from './upstream-leg.js'
+import { callbackPath, decorateLoginStateKeys, finishUpstream, type UpstreamResult } from './upstream-leg.js'
 
 /**
- * GET /auth/callback — where the upstream IdP sends the person back, for every flow. It takes the
- * flow state once (bound to this browser), asks the upstream for the person, and hands over to the
- * finisher of the flow's kind. A replayed, forged, expired or other-browser callback stops here:
- * a Russian page, no upstream call, nothing written.
+ * GET /auth/callback — where the upstream IdP sends the person back, for every flow. It finds the
+ * flow state (a link's row, taken once; a login's sealed cookie, opened and cleared), checks it
+ * belongs to this browser, asks the upstream for the person, and hands over to the finisher of the
+ * flow's kind. A forged, expired or other-browser callback stops here: a Russian page, no upstream
+ * call, nothing written. A login's state is recorded as used by the finisher's first statement
+ * (`singleUse`); a replay with the same cookie is refused there, with nothing issued.
  */
 export interface CallbackContext {
   request: FastifyRequest
   reply: FastifyReply
   browser: BrowserHash
   flow: FlowState
+  singleUse: SingleUse
   upstream: UpstreamResult
+  /** The refusal page, for a finisher that finds the state already used. */
+  refuse(refusal: FlowStateRefusal): FastifyReply
 }
 export type CallbackFinisher = (ctx: CallbackContext) => Promise<FastifyReply>
 
@@ -47,9 +53,40 @@ const CallbackQuery = Type.Object({
 })
 type CallbackQuery = Static<typeof CallbackQuery>
 
+/**
+ * A login's flow from its sealed cookie (src/flows/login-state.ts), or, for a state that is not a
+ * login state of ours, the `flow_states` row. Told apart without the database: a state we issued
+ * that is past its time (expired), whose cookie this browser does not have (another browser — or
+ * this one after the callback cleared it, which the used-states table tells), or whose cookie is
+ * not ours (unknown).
+ */
+async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, state: string, browser: BrowserHash | undefined): Promise<TakenFlow> {
+  const keys = app.loginStateKeys
+  const issuedAt = loginStateIssuedAt(keys, state)
+  if (issuedAt === undefined) return consumeFlowState(app.db, state, browser)
+  const https = isHttps(request)
+  const name = loginCookieName(state, https)
+  const sealed = request.cookies[name]
+  if (sealed !== undefined) reply.clearCookie(name, { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: https })
+  if (loginStateExpired(issuedAt)) return { ok: false, refusal: 'expired', kind: 'login' }
+  const opened = sealed ? openLogin(keys, state, sealed) : undefined
+  if (sealed && !opened) return { ok: false, refusal: 'unknown', kind: 'login' }
+  if (!opened || !browser || !opened.browser.equals(browser)) {
+    const { rowCount } = await app.db.query({ name: 'flow.login-state-used', text: 'SELECT 1 FROM consumed_login_states WHERE state = $1', values: [state] })
+    return { ok: false, refusal: rowCount ? 'unknown' : 'other_browser', kind: 'login' }
+  }
+  return {
+    ok: true,
+    browser,
+    singleUse: { kind: 'pending', state, expiresAt: issuedAt + FLOW_STATE_TTL_S },
+    flow: { kind: 'login', transaction: opened.transaction, linkIntentId: null, authorizeRequest: opened.authorizeRequest },
+  }
+}
+
 export const callbackRoutes = fp(
   async (app) => {
     app.decorate('callbackFinishers', new Map<FlowKind, CallbackFinisher>())
+    decorateLoginStateKeys(app)
     app.housekeeping.add({ name: 'flow_states', run: () => purgeExpiredFlowStates(app.db) })
     const metrics = flowMetrics(app)
     const expired = (kind: FlowKind = 'link') => messagePage([describeReason('flow_expired', kind)])
@@ -64,19 +101,21 @@ export const callbackRoutes = fp(
           metrics.refused('missing_state')
           return sendPage(reply, 400, expired())
         }
-        const taken = await consumeFlowState(app.db, state, browser)
-        if (!taken.ok) {
-          metrics.refused(taken.refusal)
-          if (taken.refusal === 'other_browser') return sendPage(reply, 400, messagePage([OTHER_BROWSER[taken.kind ?? 'link']]))
-          return sendPage(reply, 400, expired(taken.kind))
+        const refuse = (refusal: FlowStateRefusal, kind?: FlowKind) => {
+          metrics.refused(refusal)
+          if (refusal === 'other_browser') return sendPage(reply, 400, messagePage([OTHER_BROWSER[kind ?? 'link']]))
+          return sendPage(reply, 400, expired(kind))
         }
+        const taken = await takeFlow(app, request, reply, state, browser)
+        if (!taken.ok) return refuse(taken.refusal, taken.kind)
         const finisher = app.callbackFinishers.get(taken.flow.kind)
         if (!finisher) {
           request.log.error({ kind: taken.flow.kind }, 'no finisher registered for this flow kind')
           return sendPage(reply, 400, expired())
         }
         const upstream = await finishUpstream(app, request, taken.flow)
-        return finisher({ request, reply, browser: taken.browser, flow: taken.flow, upstream })
+        const kind = taken.flow.kind
+        return finisher({ request, reply, browser: taken.browser, flow: taken.flow, singleUse: taken.singleUse, upstream, refuse: (refusal) => refuse(refusal, kind) })
       },
     )
   },

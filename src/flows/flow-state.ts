@@ -4,8 +4,10 @@ import type { BrowserHash } from './browser.js'
 
 /**
  * Our transaction with the upstream IdP while the person is away at Госуслуги: state, nonce, PKCE
- * verifier, and what the flow was doing (a link intent, or a journal's authorize request). Kept
- * server-side, bound to the browser, consumed once (docs/security.md, «Controls, by area»).
+ * verifier, and what the flow was doing (a link intent, or a journal's authorize request). Bound to
+ * the browser, consumed once (docs/security.md, «Controls, by area»). Two carriers: a link flow's is
+ * a `flow_states` row, taken by the callback; a login's travels in a sealed cookie
+ * (src/flows/login-state.ts), and the callback's statement records its state as used.
  */
 export type FlowKind = 'link' | 'login'
 
@@ -21,6 +23,13 @@ export interface FlowState {
   authorizeRequest: Record<string, unknown> | null
 }
 
+/**
+ * How a flow the callback accepted is kept to one use: `taken` — its row is already deleted;
+ * `pending` — a sealed-cookie login whose state the finisher's first write must record
+ * (consumed_login_states, until `expiresAt`, Unix seconds), refusing the callback if it was recorded before.
+ */
+export type SingleUse = { kind: 'taken' } | { kind: 'pending'; state: string; expiresAt: number }
+
 export async function saveFlowState(db: Queryable, browser: BrowserHash, flow: FlowState): Promise<void> {
   // Named statements: these two run on every login, and a prepared plan spares the parse each time.
   await db.query({
@@ -33,6 +42,8 @@ export async function saveFlowState(db: Queryable, browser: BrowserHash, flow: F
 
 /** Why a callback's state did not lead anywhere; each gets its own page. */
 export type FlowStateRefusal = 'unknown' | 'other_browser' | 'expired'
+
+export type TakenFlow = { ok: true; flow: FlowState; browser: BrowserHash; singleUse: SingleUse } | { ok: false; refusal: FlowStateRefusal; kind?: FlowKind }
 
 interface FlowRow {
   kind: FlowKind
@@ -53,7 +64,7 @@ export async function consumeFlowState(
   db: Queryable,
   upstreamState: string,
   browser: BrowserHash | undefined,
-): Promise<{ ok: true; flow: FlowState; browser: BrowserHash } | { ok: false; refusal: FlowStateRefusal; kind?: FlowKind }> {
+): Promise<TakenFlow> {
   if (browser) {
     const { rows } = await db.query<FlowRow>({
       name: 'flow.take-state',
@@ -67,6 +78,7 @@ export async function consumeFlowState(
       return {
         ok: true,
         browser,
+        singleUse: { kind: 'taken' },
         flow: {
           kind: row.kind,
           transaction: { state: row.upstream_state, nonce: row.nonce, codeVerifier: row.code_verifier },

@@ -16,10 +16,10 @@ import { checkChildrenAtLogin, recheckHours } from './guardians.js'
 import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
 import { badJournalRequestPage, loginFailedPage, loginGonePage, startFailedPage } from './login-pages.js'
 import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
-import { issueLoginCode, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
+import { consumeLoginState, issueLoginCode, purgeConsumedLoginStates, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage, SITUATIONS, type Situation } from './pages.js'
-import { personOf, startUpstream } from './upstream-leg.js'
+import { personOf, startLoginUpstream } from './upstream-leg.js'
 
 /**
  * «Войти через Госуслуги» (docs/architecture.md, «How a login travels»): the bridge is the journal's OpenID provider and
@@ -77,7 +77,7 @@ async function authorize(app: FastifyInstance, metrics: FlowMetrics, request: Fa
   const login = check.request
   let upstreamUrl: string
   try {
-    upstreamUrl = await startUpstream(app, bindBrowser(request, reply), { kind: 'login', linkIntentId: null, authorizeRequest: { ...login } })
+    upstreamUrl = await startLoginUpstream(app, request, reply, bindBrowser(request, reply), { ...login })
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err
     request.log.warn({ kind: err.kind, code: err.code }, 'could not start the upstream login')
@@ -117,10 +117,20 @@ function authorizeErrorHandler(app: FastifyInstance) {
 
 // ── 2 → 5. the callback's finisher ──────────────────────────────────────────────────────────────
 
-async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, upstream }: CallbackContext) {
+async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, singleUse, upstream, refuse }: CallbackContext) {
   const login = loginRequestOf(flow.authorizeRequest)
   if (!login || !stillRegistered(app, login)) return sendPage(reply, 400, loginGonePage())
-  const fail = (failure: Omit<FailedLogin, 'clientId'>) => recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId })
+  // A sealed-cookie login's state is recorded as used by the first write below: the code's statement
+  // on a returning person's path, else this one first. A state used before stops the login.
+  let pending = singleUse.kind === 'pending' ? singleUse : undefined
+  const firstUse = async (): Promise<boolean> => {
+    if (!pending) return true
+    const fresh = await consumeLoginState(app.db, pending.state, pending.expiresAt)
+    pending = undefined
+    return fresh
+  }
+  const fail = async (failure: Omit<FailedLogin, 'clientId'>) =>
+    (await firstUse()) ? recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId }) : refuse('unknown')
 
   // 3. account: the upstream refused, or a child account has no parent's consent (docs/sources.md: Камчатка slides). A child
   // without consent is refused even with links: the consent is what lets the child's data be used.
@@ -145,12 +155,17 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
   const authAs = (method: LoginAuth['method'], by: Pick<VerifiedPerson, 'level' | 'trusted'>): LoginAuth => ({ auth_time: account.authTime ?? Math.floor(Date.now() / 1000), acr: acrOf(by), method })
   let auth = authAs('link', person ?? account)
   let cards: LinkedCard[]
-  if (login.selectAccount) cards = await linkedCards(app.db, account.subject)
-  else {
+  if (login.selectAccount) {
+    if (!(await firstUse())) return refuse('unknown')
+    cards = await linkedCards(app.db, account.subject)
+  } else {
     const returning = { request: answered, subject: account.subject, auth, details: { method: 'link', chooser: false } }
     // A parent's card whose children are due a comparison with Госуслуги gets no code yet (below).
     const childrenRecheck = upstream.login.childrenAccess === 'given' ? recheckHours(app) : undefined
-    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, request, login.clientId), childrenRecheck })
+    const consumeState = pending
+    pending = undefined
+    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, request, login.clientId), childrenRecheck, consumeState })
+    if (issued.replayed) return refuse('unknown')
     if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
     // One card and no code, nothing due: its link was removed a moment ago.
     if (issued.cards.length === 1 && !issued.childrenDue) return sendPage(reply, 410, loginGonePage())
@@ -292,6 +307,7 @@ async function returnToJournal(app: FastifyInstance, metrics: FlowMetrics, reque
 export async function loginFlowRoutes(app: FastifyInstance): Promise<void> {
   const metrics = flowMetrics(app)
   app.housekeeping.add({ name: 'pending_logins', run: () => purgePendingLogins(app.db) })
+  app.housekeeping.add({ name: 'consumed_login_states', run: () => purgeConsumedLoginStates(app.db) })
   registerCallbackFinisher(app, 'login', (ctx) => finishLogin(app, metrics, ctx))
 
   // OIDC Core §3.1.2.1: the authorization endpoint takes GET and form POST alike. No CSRF token on

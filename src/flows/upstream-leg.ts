@@ -1,7 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { UpstreamError, type UpstreamLogin, type VerifiedPerson } from '../upstream/types.js'
-import type { BrowserHash } from './browser.js'
-import { saveFlowState, type FlowState } from './flow-state.js'
+import { isHttps, type BrowserHash } from './browser.js'
+import { FLOW_STATE_TTL_S, saveFlowState, type FlowState } from './flow-state.js'
+import { issueLoginState, loginCookieName, loginStateKeys, sealLogin, type LoginStateKeys } from './login-state.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The keys of the login's self-authenticating state and sealed cookie (src/flows/login-state.ts). */
+    loginStateKeys: LoginStateKeys
+  }
+}
 
 /**
  * The trip to the upstream IdP and back, shared by the link and login flows: start stores the
@@ -21,6 +29,34 @@ export async function startUpstream(app: FastifyInstance, browser: BrowserHash, 
   const { url, transaction } = await adapter(app).start({ redirectUri: callbackUrl(app) })
   await saveFlowState(app.db, browser, { ...flow, transaction })
   return url
+}
+
+/**
+ * Browsers keep a cookie of up to 4096 bytes (RFC 6265 §6.1); a journal's state or nonce may be
+ * longer than that leaves room for. Such a rare login keeps its transaction in a row instead.
+ */
+const MAX_LOGIN_COOKIE = 3800
+
+/**
+ * Starts an upstream login for this browser: a self-authenticating state, and the transaction with
+ * the journal's request sealed into a cookie for the callback path — nothing written to the
+ * database (docs/decisions/0016-login-flow-state-in-a-sealed-cookie.md).
+ */
+export async function startLoginUpstream(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, browser: BrowserHash, authorizeRequest: Record<string, unknown>): Promise<string> {
+  const keys = app.loginStateKeys
+  const { url, transaction } = await adapter(app).start({ redirectUri: callbackUrl(app), state: issueLoginState(keys) })
+  const https = isHttps(request)
+  const name = loginCookieName(transaction.state, https)
+  const sealed = sealLogin(keys, { browser, transaction, authorizeRequest })
+  // Too long for a cookie: start again with an ordinary state and keep the transaction in a row.
+  if (name.length + sealed.length > MAX_LOGIN_COOKIE) return startUpstream(app, browser, { kind: 'login', linkIntentId: null, authorizeRequest })
+  reply.setCookie(name, sealed, { path: callbackPath, maxAge: FLOW_STATE_TTL_S, httpOnly: true, sameSite: 'lax', secure: https })
+  return url
+}
+
+/** The keys, derived once per app from COOKIE_SECRET. */
+export const decorateLoginStateKeys = (app: FastifyInstance): void => {
+  if (!app.hasDecorator('loginStateKeys')) app.decorate('loginStateKeys', loginStateKeys(app.config.secrets.cookieSecret))
 }
 
 export type UpstreamResult = { ok: true; login: UpstreamLogin } | { ok: false; error: UpstreamError }

@@ -113,8 +113,11 @@ export class UpstreamError extends Error {
 export interface UpstreamAdapter {
   readonly kind: 'esia' | 'oidc' | 'mock'
   readonly issuer: string
-  /** Builds the authorization redirect for a new flow; the caller stores the transaction. */
-  start(opts: { redirectUri: string }): Promise<UpstreamStart>
+  /**
+   * Builds the authorization redirect for a new flow; the caller stores the transaction. `state`:
+   * the caller's own (a UUID: the login flow's self-authenticating state), else a random one.
+   */
+  start(opts: { redirectUri: string; state?: string }): Promise<UpstreamStart>
   /** Callback URL (with its query) + the stored transaction → the verified person. */
   authenticate(opts: { callbackUrl: URL; redirectUri: string; transaction: UpstreamTransaction }): Promise<UpstreamLogin>
   /** `authenticate` and then the person's data, for callers that always need it. */

@@ -13,13 +13,17 @@ export interface Page {
 
 export class Browser {
   readonly cookies = new Map<string, string>()
+  /** The Set-Cookie lines of the last answer, as sent. */
+  lastSetCookie: string[] = []
   constructor(readonly app: App) {}
 
   #cookieHeader(): Record<string, string> {
     return this.cookies.size ? { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {}
   }
 
-  #remember(res: { cookies: { name: string; value: string; maxAge?: number; expires?: Date }[] }): void {
+  #remember(res: { cookies: { name: string; value: string; maxAge?: number; expires?: Date }[]; headers: Record<string, unknown> }): void {
+    const lines = res.headers['set-cookie']
+    this.lastSetCookie = lines === undefined ? [] : Array.isArray(lines) ? lines.map(String) : [String(lines)]
     for (const c of res.cookies) {
       if (c.maxAge === 0 || (c.expires && c.expires.getTime() < Date.now())) this.cookies.delete(c.name)
       else this.cookies.set(c.name, c.value)

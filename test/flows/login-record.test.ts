@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withTransaction } from '../../src/db/pool.js'
 import { upsertCard, upsertOrganization, validateCard } from '../../src/directory/cards.js'
@@ -92,8 +93,24 @@ describe('issuing a login code with the linked cards in one statement', () => {
     expect((await issueLoginCode(db.pool, login('1003'), { asCard: 'no-such-card' })).code).toBeUndefined()
     // Support removed the only link a moment ago.
     await db.pool.query(`DELETE FROM links WHERE journal_user_id = 'no-patronymic'`)
-    expect(await issueLoginCode(db.pool, login('1002'), { asCard: null })).toEqual({ code: undefined, cards: [], childrenDue: false })
+    expect(await issueLoginCode(db.pool, login('1002'), { asCard: null })).toEqual({ code: undefined, cards: [], childrenDue: false, replayed: false })
     expect(await written()).toEqual({ ...before, lastLogins: before.lastLogins - 1 })
+  })
+
+  it('the callback’s state recorded as used in the same statement: a second use gets no code, no cards, nothing written', async () => {
+    const consumeState = { state: randomUUID(), expiresAt: Math.floor(Date.now() / 1000) + 600 }
+    expect((await issueLoginCode(db.pool, login('1001'), { asCard: null, consumeState })).code).toEqual(expect.any(String))
+    const before = await written()
+    expect(await issueLoginCode(db.pool, login('1001'), { asCard: null, consumeState })).toEqual({ code: undefined, cards: [], childrenDue: false, replayed: true })
+    // Someone with several cards, or none, is refused the same way.
+    expect((await issueLoginCode(db.pool, login('1003'), { asCard: null, consumeState })).replayed).toBe(true)
+    expect((await issueLoginCode(db.pool, login('no-such-subject'), { asCard: null, consumeState })).replayed).toBe(true)
+    expect(await written()).toEqual(before)
+    // Two callbacks with one state at the same moment: one gets the code.
+    const race = { state: randomUUID(), expiresAt: consumeState.expiresAt }
+    const both = await Promise.all([1, 2].map(() => issueLoginCode(db.pool, login('1001'), { asCard: null, consumeState: race })))
+    expect(both.filter((r) => r.code !== undefined)).toHaveLength(1)
+    expect(both.filter((r) => r.replayed)).toHaveLength(1)
   })
 
   it('a parent whose children are due a comparison with Госуслуги: no code yet, and nothing written', async () => {
@@ -124,10 +141,10 @@ describe('issuing a login code with the linked cards in one statement', () => {
   it('keeps its single-use rows out of the WAL, and what must last in it', async () => {
     const { rows } = await db.pool.query<{ relname: string; relpersistence: string }>(
       `SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relname = ANY ($1) ORDER BY relname`,
-      [['access_tokens', 'audit_events', 'authorization_codes', 'failed_attempts', 'flow_states', 'links', 'pending_logins']],
+      [['access_tokens', 'audit_events', 'authorization_codes', 'consumed_login_states', 'failed_attempts', 'flow_states', 'links', 'pending_logins']],
     )
     expect(Object.fromEntries(rows.map((r) => [r.relname, r.relpersistence === 'u' ? 'unlogged' : 'logged']))).toEqual({
-      access_tokens: 'unlogged', authorization_codes: 'unlogged', flow_states: 'unlogged', pending_logins: 'unlogged',
+      access_tokens: 'unlogged', authorization_codes: 'unlogged', consumed_login_states: 'unlogged', flow_states: 'unlogged', pending_logins: 'unlogged',
       audit_events: 'logged', failed_attempts: 'logged', links: 'logged',
     })
   })

@@ -64,8 +64,7 @@ export class EsiaAdapter implements UpstreamAdapter {
     return (await this.opts.signer.sign(message)).toString('base64url')
   }
 
-  async start({ redirectUri }: { redirectUri: string }): Promise<UpstreamStart> {
-    const state = esiaState()
+  async start({ redirectUri, state = esiaState() }: { redirectUri: string; state?: string }): Promise<UpstreamStart> {
     const nonce = randomBytes(16).toString('base64url')
     const codeVerifier = this.opts.pkce ? randomBytes(32).toString('base64url') : null
     const timestamp = esiaTimestamp()

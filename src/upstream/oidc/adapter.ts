@@ -69,9 +69,8 @@ export class OidcAdapter implements UpstreamAdapter {
     return this.#configuration
   }
 
-  async start({ redirectUri }: { redirectUri: string }): Promise<UpstreamStart> {
+  async start({ redirectUri, state = client.randomState() }: { redirectUri: string; state?: string }): Promise<UpstreamStart> {
     const config = await this.#config()
-    const state = client.randomState()
     const nonce = client.randomNonce()
     const codeVerifier = client.randomPKCECodeVerifier()
     const url = client.buildAuthorizationUrl(config, {
