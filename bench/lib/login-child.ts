@@ -109,20 +109,34 @@ function request(url: URL, opts: { method?: string; headers?: Record<string, str
   })
 }
 
-/** One person's browser: a cookie jar per origin. */
+/**
+ * One person's browser: a cookie jar per origin that keeps what a browser keeps of a cookie — its
+ * path (a cookie goes only to requests under it) and its removal (Max-Age=0) — so the bridge sees
+ * the Cookie headers a real browser would send.
+ */
 class BrowserJar {
-  readonly #jars = new Map<string, Map<string, string>>()
+  readonly #jars = new Map<string, Map<string, { value: string; path: string }>>()
   header(url: URL): Record<string, string> {
     const jar = this.#jars.get(url.origin)
-    return jar && jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {}
+    if (!jar || jar.size === 0) return {}
+    const sent: string[] = []
+    for (const [k, c] of jar) if (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)) sent.push(`${k}=${c.value}`)
+    return sent.length ? { cookie: sent.join('; ') } : {}
   }
   store(url: URL, answer: Answer): void {
     let jar = this.#jars.get(url.origin)
     if (!jar) this.#jars.set(url.origin, (jar = new Map()))
     for (const line of answer.setCookie) {
-      const pair = line.split(';', 1)[0]!
-      const eq = pair.indexOf('=')
-      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
+      const [pair, ...attributes] = line.split(';')
+      const eq = pair!.indexOf('=')
+      const name = pair!.slice(0, eq).trim()
+      const value = pair!.slice(eq + 1).trim()
+      if (value === '' || /max-age=0/i.test(line)) {
+        jar.delete(name)
+        continue
+      }
+      const path = attributes.map((a) => a.trim()).find((a) => /^path=/i.test(a))?.slice(5) ?? '/'
+      jar.set(name, { value, path })
     }
   }
 }
