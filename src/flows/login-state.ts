@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto'
 import type { UpstreamTransaction } from '../upstream/types.js'
 import type { BrowserHash } from './browser.js'
 import { FLOW_STATE_TTL_S } from './flow-state.js'
@@ -18,13 +18,27 @@ import { FLOW_STATE_TTL_S } from './flow-state.js'
  * a path every login takes.
  */
 export interface LoginStateKeys {
-  mac: Buffer
-  seal: Buffer
+  mac: KeyObject
+  seal: KeyObject
 }
 
 export function loginStateKeys(cookieSecret: string): LoginStateKeys {
-  const derive = (info: string) => Buffer.from(hkdfSync('sha256', cookieSecret, 'esia-bridge', info, 32))
+  const derive = (info: string) => createSecretKey(Buffer.from(hkdfSync('sha256', cookieSecret, 'esia-bridge', info, 32)))
   return { mac: derive('login state mac v1'), seal: derive('login flow cookie v1') }
+}
+
+// Random bytes drawn from a pool refilled 4 KiB at a time: one call into the CSPRNG per couple of
+// hundred logins instead of two per login (each a job object and a trip into C++).
+const pool = Buffer.alloc(4096)
+let poolOffset = pool.length
+function randomInto(target: Buffer, offset: number, length: number): void {
+  if (poolOffset + length > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  pool.copy(target, offset, poolOffset, poolOffset + length)
+  pool.fill(0, poolOffset, poolOffset + length)
+  poolOffset += length
 }
 
 // The 16 bytes of the state: 0–3 issue time (Unix seconds), 4–9 random (with the UUID's version
@@ -41,7 +55,7 @@ const uuidOf = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.sl
 export function issueLoginState(keys: LoginStateKeys, nowS = Math.floor(Date.now() / 1000)): string {
   const bytes = Buffer.allocUnsafe(16)
   bytes.writeUInt32BE(nowS >>> 0, 0)
-  randomBytes(6).copy(bytes, 4)
+  randomInto(bytes, 4, 6)
   bytes[6] = (bytes[6]! & 0x0f) | 0x40
   bytes[8] = (bytes[8]! & 0x3f) | 0x80
   macOf(keys, bytes.subarray(0, 10)).copy(bytes, 10)
@@ -78,7 +92,8 @@ interface Payload {
 
 /** base64url(iv ‖ tag ‖ ciphertext) of the payload's JSON, the state as associated data. */
 export function sealLogin(keys: LoginStateKeys, login: SealedLogin): string {
-  const iv = randomBytes(12)
+  const iv = Buffer.allocUnsafe(12)
+  randomInto(iv, 0, 12)
   const cipher = createCipheriv('aes-256-gcm', keys.seal, iv)
   cipher.setAAD(Buffer.from(login.transaction.state, 'latin1'))
   const payload: Payload = { b: login.browser.toString('base64url'), n: login.transaction.nonce, v: login.transaction.codeVerifier, r: login.authorizeRequest }
