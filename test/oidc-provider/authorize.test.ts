@@ -6,7 +6,7 @@ import { textOf } from '../flows/browser.js'
  * GET /oauth2/authorize as a journal (or an attacker) may call it. RFC 6749 §4.1.2.1: a request
  * whose client or redirect_uri cannot be trusted gets a page and never a redirect; after that,
  * every refusal goes back on the registered redirect_uri with error, state and iss. None of them
- * starts a trip to Госуслуги (no flow state is written).
+ * starts a trip to Госуслуги (no flow state is written, no login cookie is set).
  */
 const REDIRECT = JOURNAL_CLIENT.redirect_uris[0]!
 const GOOD = {
@@ -23,6 +23,8 @@ const GOOD = {
 describe('GET /oauth2/authorize', () => {
   let t: TestApp
   const flowStates = async () => (await t.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM flow_states')).rows[0]!.n
+  /** A login's flow state travels in a cookie named bridge-login-…: a refused request sets none. */
+  const loginCookies = (res: { cookies: { name: string }[] }) => res.cookies.filter((c) => c.name.includes('bridge-login-'))
   const authorize = (params: Record<string, string | undefined>) => {
     const qs = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined))
     return t.app.inject({ method: 'GET', url: `/oauth2/authorize?${qs}` })
@@ -53,6 +55,7 @@ describe('GET /oauth2/authorize', () => {
         expect(textOf(res.body)).toContain('Не получилось начать вход')
         expect(textOf(res.body)).toContain(says)
         expect(await flowStates()).toBe(0)
+        expect(loginCookies(res)).toEqual([])
       })
     }
 
@@ -90,6 +93,7 @@ describe('GET /oauth2/authorize', () => {
         expect(`${url.origin}${url.pathname}`).toBe(REDIRECT)
         expect(Object.fromEntries(url.searchParams)).toEqual({ error, error_description: description, state: GOOD.state, iss: 'http://bridge.test' })
         expect(await flowStates()).toBe(0)
+        expect(loginCookies(res)).toEqual([])
       })
     }
 
@@ -131,5 +135,6 @@ describe('GET /oauth2/authorize', () => {
     const back = /<a class="btn secondary" href="([^"]+)">Вернуться в журнал<\/a>/.exec(res.body)![1]!.replaceAll('&amp;', '&')
     expect(Object.fromEntries(new URL(back).searchParams)).toEqual({ error: 'temporarily_unavailable', error_description: 'ESIA (Gosuslugi) could not be reached; try again later', state: GOOD.state, iss: 'http://bridge.test' })
     expect(await flowStates()).toBe(0)
+    expect(loginCookies(res)).toEqual([])
   })
 })
