@@ -12,7 +12,7 @@ import { callbackPath, decorateLoginStateKeys, finishUpstream, type UpstreamResu
 
 /**
  * GET /auth/callback — where the upstream IdP sends the person back, for every flow. It finds the
- * flow state (a link's row, taken once; a login's sealed cookie, opened and cleared), checks it
+ * flow state (a link's row, taken once; a login's sealed cookie, opened, and cleared once used), checks it
  * belongs to this browser, asks the upstream for the person, and hands over to the finisher of the
  * flow's kind. A forged, expired or other-browser callback stops here: a Russian page, no upstream
  * call, nothing written. A login's state is recorded as used by the finisher's first statement
@@ -67,10 +67,18 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
   const https = isHttps(request)
   const name = loginCookieName(state, https)
   const sealed = request.cookies[name]
-  if (sealed !== undefined) reply.clearCookie(name, { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: https })
-  if (loginStateExpired(issuedAt)) return { ok: false, refusal: 'expired', kind: 'login' }
+  const clearCookie = () => {
+    if (sealed !== undefined) reply.clearCookie(name, { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: https })
+  }
+  if (loginStateExpired(issuedAt)) {
+    clearCookie()
+    return { ok: false, refusal: 'expired', kind: 'login' }
+  }
   const opened = sealed ? openLogin(keys, state, sealed) : undefined
-  if (sealed && !opened) return { ok: false, refusal: 'unknown', kind: 'login' }
+  if (sealed && !opened) {
+    clearCookie()
+    return { ok: false, refusal: 'unknown', kind: 'login' }
+  }
   if (!opened || !browser || !opened.browser.equals(browser)) {
     const { rowCount } = await app.db.query({ name: 'flow.login-state-used', text: 'SELECT 1 FROM consumed_login_states WHERE state = $1', values: [state] })
     return { ok: false, refusal: rowCount ? 'unknown' : 'other_browser', kind: 'login' }
@@ -78,7 +86,7 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
   return {
     ok: true,
     browser,
-    singleUse: { kind: 'pending', state, expiresAt: issuedAt + FLOW_STATE_TTL_S },
+    singleUse: { kind: 'pending', state, expiresAt: issuedAt + FLOW_STATE_TTL_S, clearCookie },
     flow: { kind: 'login', transaction: opened.transaction, linkIntentId: null, authorizeRequest: opened.authorizeRequest },
   }
 }

@@ -26,9 +26,11 @@ export interface FlowState {
 /**
  * How a flow the callback accepted is kept to one use: `taken` — its row is already deleted;
  * `pending` — a sealed-cookie login whose state the finisher's first write must record
- * (consumed_login_states, until `expiresAt`, Unix seconds), refusing the callback if it was recorded before.
+ * (consumed_login_states, until `expiresAt`, Unix seconds), refusing the callback if it was recorded
+ * before, and then call `clearCookie` (not before: a callback that meets a database outage keeps
+ * its cookie, so a reload once the database is back is still this browser's).
  */
-export type SingleUse = { kind: 'taken' } | { kind: 'pending'; state: string; expiresAt: number }
+export type SingleUse = { kind: 'taken' } | { kind: 'pending'; state: string; expiresAt: number; clearCookie(): void }
 
 export async function saveFlowState(db: Queryable, browser: BrowserHash, flow: FlowState): Promise<void> {
   // Named statements: these two run on every login, and a prepared plan spares the parse each time.

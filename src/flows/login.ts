@@ -124,13 +124,17 @@ function authorizeErrorHandler(app: FastifyInstance) {
 
 async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, singleUse, upstream, refuse }: CallbackContext) {
   const login = loginRequestOf(flow.authorizeRequest)
-  if (!login || !stillRegistered(app, login)) return sendPage(reply, 400, loginGonePage())
+  if (!login || !stillRegistered(app, login)) {
+    if (singleUse.kind === 'pending') singleUse.clearCookie()
+    return sendPage(reply, 400, loginGonePage())
+  }
   // A sealed-cookie login's state is recorded as used by the first write below: the code's statement
   // on a returning person's path, else this one first. A state used before stops the login.
   let pending = singleUse.kind === 'pending' ? singleUse : undefined
   const firstUse = async (): Promise<boolean> => {
     if (!pending) return true
     const fresh = await consumeLoginState(app.db, pending.state, pending.expiresAt)
+    pending.clearCookie()
     pending = undefined
     return fresh
   }
@@ -170,6 +174,7 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     const consumeState = pending
     pending = undefined
     const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, request, login.clientId), childrenRecheck, consumeState })
+    consumeState?.clearCookie()
     if (issued.replayed) return refuse('unknown')
     if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
     // One card and no code, nothing due: its link was removed a moment ago.

@@ -6,7 +6,7 @@ import { ConsoleClient } from '../admin/console-client.js'
 import { CSV_HEADER } from '../directory/fixtures.js'
 import { Browser, textOf, type Page } from '../flows/browser.js'
 import { startFlowWorld, type FlowWorld } from '../flows/helpers.js'
-import { LOGIN_REDIRECT, loginJourney, StockJournal } from '../flows/login-helpers.js'
+import { goToEsia, loginJourney, StockJournal } from '../flows/login-helpers.js'
 import { BOOTSTRAP_TOKEN, journalBasicAuth } from '../helpers/app.js'
 import { loginAtMock } from '../helpers/mock-esia.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
@@ -22,6 +22,9 @@ type Answer = { statusCode: number; headers: Record<string, unknown>; body: stri
  * `temporarily_unavailable` for OAuth clients, `{"error":"unavailable"}` for the APIs — with
  * Retry-After and never a 500; nothing is half-written; and once the database is back everything
  * works again within seconds, even for the person who returned from Госуслуги during the outage.
+ * «Войти через Госуслуги» needs no database until the callback (its flow state is in a sealed
+ * cookie, docs/decisions/0016): authorize still sends the person on, and the callback says
+ * «temporarily unavailable».
  */
 describe('PostgreSQL unavailable mid-run', () => {
   let w: FlowWorld
@@ -37,6 +40,8 @@ describe('PostgreSQL unavailable mid-run', () => {
     confirmation: Page
     callbackBrowser: Browser
     callback: string
+    loginBrowser: Browser
+    loginCallback: string
     accessToken: string
     chooserBrowser: Browser
     chooser: string
@@ -45,7 +50,7 @@ describe('PostgreSQL unavailable mid-run', () => {
   }
 
   const rowCounts = async () => {
-    const tables = ['links', 'audit_events', 'failed_attempts', 'link_intents', 'flow_states', 'authorization_codes', 'access_tokens', 'journal_users', 'pending_logins']
+    const tables = ['links', 'audit_events', 'failed_attempts', 'link_intents', 'flow_states', 'authorization_codes', 'access_tokens', 'journal_users', 'pending_logins', 'consumed_login_states']
     const counts = await Promise.all(tables.map(async (t) => [t, (await w.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t}`)).rows[0]!.n] as const))
     return Object.fromEntries(counts)
   }
@@ -75,6 +80,10 @@ describe('PostgreSQL unavailable mid-run', () => {
     // A journal holds an access token of a login; a parent stands at «Выберите организацию».
     const login = await loginJourney(w, journal, 'double-surname')
     before.accessToken = (await journal.receive(login.landed.location!, login.tx)).tokens.access_token
+    // Екатерина is on her way back from Госуслуги to log in again.
+    const returning = await goToEsia(w, journal, 'double-surname')
+    before.loginBrowser = returning.browser
+    before.loginCallback = returning.callback
     const chooser = await loginJourney(w, journal, 'parent-two-schools')
     before.chooserBrowser = chooser.browser
     before.chooser = chooser.landed.location!
@@ -95,10 +104,11 @@ describe('PostgreSQL unavailable mid-run', () => {
   /** One request of every kind of route, as they keep arriving while the database is away. */
   async function everyKindOfRoute() {
     const authorize = await journal.start()
-    const [linkPage, linkStart, callback, authorizePage, chooser, console_, linkIntents, directoryPut, directoryReport, adminBootstrap, adminToken, token, userinfo, ready, healthy] = await Promise.all([
+    const [linkPage, linkStart, callback, loginCallback, authorizePage, chooser, console_, linkIntents, directoryPut, directoryReport, adminBootstrap, adminToken, token, userinfo, ready, healthy] = await Promise.all([
       new Browser(w.app).get(before.intent.url).then(page),
       before.startBrowser.press(before.confirmation, 'Перейти').then(page),
       before.callbackBrowser.get(before.callback).then(page),
+      before.loginBrowser.get(before.loginCallback).then(page),
       new Browser(w.app).get(`${authorize.url.pathname}${authorize.url.search}`).then(page),
       before.chooserBrowser.get(before.chooser).then(page),
       before.console.get('/admin'),
@@ -114,7 +124,8 @@ describe('PostgreSQL unavailable mid-run', () => {
     ])
     return {
       authorize,
-      pages: { linkPage, linkStart, callback, authorizePage, chooser },
+      authorizePage,
+      pages: { linkPage, linkStart, callback, loginCallback, chooser },
       console: console_,
       apis: { linkIntents, directoryPut, directoryReport, adminBootstrap, adminToken },
       oauth: { token, userinfo },
@@ -142,13 +153,9 @@ describe('PostgreSQL unavailable mid-run', () => {
       expect(JSON.parse(res.body), name).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) })
       expect(res.headers['cache-control'], name).toBe('no-store')
     }
-    // The person can take the journal's request back to it: RFC 6749's temporarily_unavailable, with its state.
-    const back = /<a class="btn secondary" href="([^"]+)">Вернуться в журнал<\/a>/.exec(answers.pages.authorizePage.body)?.[1]?.replaceAll('&amp;', '&')
-    expect(back).toBeDefined()
-    const backUrl = new URL(back!)
-    expect(`${backUrl.origin}${backUrl.pathname}`).toBe(LOGIN_REDIRECT)
-    expect(backUrl.searchParams.get('error')).toBe('temporarily_unavailable')
-    expect(backUrl.searchParams.get('state')).toBe(answers.authorize.tx.state)
+    // Authorize writes nothing: the person goes on to Госуслуги, and the callback is where the outage shows.
+    expect(answers.authorizePage.statusCode).toBe(303)
+    expect(String(answers.authorizePage.headers.location).startsWith(w.mock.url)).toBe(true)
     expect(answers.ready.statusCode).toBe(503)
     expect(answers.ready.json()).toMatchObject({ status: 'not_ready', checks: { database: expect.stringMatching(/^unreachable/) } })
     expect(answers.healthy.statusCode).toBe(200)
@@ -166,6 +173,8 @@ describe('PostgreSQL unavailable mid-run', () => {
     expectUnavailable(await everyKindOfRoute())
 
     expect(await rowCounts()).toEqual(rowsBefore)
+    // A login callback that met the outage used nothing: its cookie stays in the browser.
+    expect([...before.loginBrowser.cookies.keys()].some((k) => k.startsWith('bridge-login-'))).toBe(true)
     // People's pages and the logs say nothing of the cause beyond "unavailable".
     expect(w.logs.text()).toContain('answered 503')
     expect(w.logs.text()).not.toContain('"level":50')
