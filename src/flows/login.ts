@@ -173,7 +173,7 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
     const childrenRecheck = upstream.login.childrenAccess === 'given' ? recheckHours(app) : undefined
     const consumeState = pending
     pending = undefined
-    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, request, login.clientId), childrenRecheck, consumeState })
+    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, browser, login.clientId), childrenRecheck, consumeState })
     consumeState?.clearCookie()
     if (issued.replayed) return refuse('unknown')
     if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
@@ -278,13 +278,13 @@ async function choose(app: FastifyInstance, metrics: FlowMetrics, request: Fasti
 // ── 7. finish, or go back ───────────────────────────────────────────────────────────────────────
 
 /** Back-Channel Logout 1.0: the session is recorded for a client that will want to hear its end. */
-const sessionOf = (app: FastifyInstance, request: FastifyRequest, clientId: string) =>
-  ({ browser: browserHash(request), recordSession: app.clients.get(clientId)?.backchannelLogout !== undefined })
+const sessionOf = (app: FastifyInstance, browser: BrowserHash | undefined, clientId: string) =>
+  ({ browser, recordSession: app.clients.get(clientId)?.backchannelLogout !== undefined })
 
 /** The code for this card (still linked, the journal's redirect_uri still registered), or «start again». */
 async function finish(app: FastifyInstance, metrics: FlowMetrics, request: FastifyRequest, reply: FastifyReply, login: SuccessfulLogin, journalUserId: string, onSuccess?: () => void) {
   const { code } = stillRegistered(app, login.request)
-    ? await issueLoginCode(app.db, login, { asCard: journalUserId, ...sessionOf(app, request, login.request.clientId) })
+    ? await issueLoginCode(app.db, login, { asCard: journalUserId, ...sessionOf(app, browserHash(request), login.request.clientId) })
     : { code: undefined }
   // The journal dropped this redirect_uri, or support removed the link a moment ago: start again.
   if (!code) return sendPage(reply, 410, loginGonePage())
