@@ -5,7 +5,7 @@ import { publicRateLimit } from '../http/rate-limit.js'
 import { describeReason } from '../matching/messages.js'
 import { browserHash, isHttps, type BrowserHash } from './browser.js'
 import { consumeFlowState, FLOW_STATE_TTL_S, purgeExpiredFlowStates, type FlowKind, type FlowState, type FlowStateRefusal, type SingleUse, type TakenFlow } from './flow-state.js'
-import { loginCookieName, loginStateExpired, loginStateIssuedAt, openLogin } from './login-state.js'
+import { loginCookieHeader, loginCookieName, loginStateExpired, loginStateIssuedAt, openLogin } from './login-state.js'
 import { flowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
 import { callbackPath, decorateLoginStateKeys, finishUpstream, type UpstreamResult } from './upstream-leg.js'
@@ -68,7 +68,7 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
   const name = loginCookieName(state, https)
   const sealed = request.cookies[name]
   const clearCookie = () => {
-    if (sealed !== undefined) reply.clearCookie(name, { path: callbackPath, httpOnly: true, sameSite: 'lax', secure: https })
+    if (sealed !== undefined) reply.header('set-cookie', loginCookieHeader(name, undefined, https, callbackPath))
   }
   if (loginStateExpired(issuedAt)) {
     clearCookie()

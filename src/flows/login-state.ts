@@ -76,6 +76,17 @@ export const loginStateExpired = (issuedAt: number, nowS = Math.floor(Date.now()
 /** One cookie per flow, so two tabs logging in at once each keep their own. */
 export const loginCookieName = (state: string, https: boolean) => `${https ? '__Secure-' : ''}bridge-login-${state.replaceAll('-', '')}`
 
+/**
+ * The Set-Cookie line of a login's cookie, written as a string: name (hex) and value (base64url)
+ * need no encoding, and @fastify/cookie's generic path (options merged, validated, serialised in
+ * an onSend hook) was the largest item of the cookie's cost. `sealed` undefined: the line that
+ * removes it.
+ */
+export function loginCookieHeader(name: string, sealed: string | undefined, https: boolean, path: string): string {
+  const attributes = `; Path=${path}; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`
+  return sealed === undefined ? `${name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${attributes}` : `${name}=${sealed}; Max-Age=${FLOW_STATE_TTL_S}${attributes}`
+}
+
 /** What the sealed cookie holds: everything the callback needs besides the state itself. */
 export interface SealedLogin {
   browser: BrowserHash

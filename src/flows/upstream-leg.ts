@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { UpstreamError, type UpstreamLogin, type VerifiedPerson } from '../upstream/types.js'
 import { isHttps, type BrowserHash } from './browser.js'
-import { FLOW_STATE_TTL_S, saveFlowState, type FlowState } from './flow-state.js'
-import { issueLoginState, loginCookieName, loginStateKeys, sealLogin, type LoginStateKeys } from './login-state.js'
+import { saveFlowState, type FlowState } from './flow-state.js'
+import { issueLoginState, loginCookieHeader, loginCookieName, loginStateKeys, sealLogin, type LoginStateKeys } from './login-state.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,7 +50,7 @@ export async function startLoginUpstream(app: FastifyInstance, request: FastifyR
   const sealed = sealLogin(keys, { browser, transaction, authorizeRequest })
   // Too long for a cookie: start again with an ordinary state and keep the transaction in a row.
   if (name.length + sealed.length > MAX_LOGIN_COOKIE) return startUpstream(app, browser, { kind: 'login', linkIntentId: null, authorizeRequest })
-  reply.setCookie(name, sealed, { path: callbackPath, maxAge: FLOW_STATE_TTL_S, httpOnly: true, sameSite: 'lax', secure: https })
+  reply.header('set-cookie', loginCookieHeader(name, sealed, https, callbackPath))
   return url
 }
 
