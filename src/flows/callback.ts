@@ -66,6 +66,7 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
   if (issuedAt === undefined) return consumeFlowState(app.db, state, browser)
   const https = isHttps(request)
   const name = loginCookieName(state, https)
+  sweepAbandonedLoginCookies(app, request, reply, https, name)
   const sealed = request.cookies[name]
   const clearCookie = () => {
     if (sealed !== undefined) reply.header('set-cookie', loginCookieHeader(name, undefined, https, callbackPath))
@@ -88,6 +89,24 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
     browser,
     singleUse: { kind: 'pending', state, expiresAt: issuedAt + FLOW_STATE_TTL_S, clearCookie },
     flow: { kind: 'login', transaction: opened.transaction, linkIntentId: null, authorizeRequest: opened.authorizeRequest },
+  }
+}
+
+/**
+ * Every login started and given up leaves its cookie until its Max-Age. Many in a row (a person
+ * pressing «Войти через Госуслуги» and coming back, over and over) would make the Cookie header of
+ * the next callback too long for nginx (8 KiB per line by default) or Node (16 KiB in all): a login
+ * cookie whose state is past its time, or not ours, is cleared by whichever callback sees it.
+ */
+function sweepAbandonedLoginCookies(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, https: boolean, current: string): void {
+  const prefix = loginCookieName('', https)
+  for (const name in request.cookies) {
+    if (name === current || !name.startsWith(prefix)) continue
+    const hex = name.slice(prefix.length)
+    const issuedAt = /^[0-9a-f]{32}$/.test(hex)
+      ? loginStateIssuedAt(app.loginStateKeys, `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`)
+      : undefined
+    if (issuedAt === undefined || loginStateExpired(issuedAt)) reply.header('set-cookie', loginCookieHeader(name, undefined, https, callbackPath))
   }
 }
 

@@ -138,6 +138,25 @@ describe('the login flow state in a sealed cookie', () => {
     expect(await countRows(w)).toEqual(before)
   })
 
+  it('cookies of logins given up are cleared by the next callback, so they never pile up past a proxy’s header limit', async () => {
+    const browser = new Browser(w.app)
+    // Three logins started eleven minutes ago and never finished, and a cookie that is not ours.
+    const earlier = vi.spyOn(Date, 'now').mockReturnValue(Date.now() - 660_000)
+    try {
+      for (let i = 0; i < 3; i++) await goToEsia(w, journal, 'name-with-yo', { browser })
+    } finally {
+      earlier.mockRestore()
+    }
+    browser.cookies.set('bridge-login-0123456789abcdef0123456789abcdef', 'not-ours')
+    const open = await goToEsia(w, journal, 'name-with-yo', { browser })
+    expect(flowCookies(browser)).toHaveLength(5)
+    const now = await goToEsia(w, journal, 'name-with-yo', { browser })
+    const landed = await browser.get(now.callback)
+    expect((await journal.receive(landed.location!, now.tx)).claims.sub).toBe('u1401')
+    // The other login still under way keeps its cookie.
+    expect(flowCookies(browser)).toEqual([`bridge-login-${stateOf(open.callback).replaceAll('-', '')}`])
+  })
+
   it('two tabs of one browser log in at once, each with its own cookie, in either order', async () => {
     const browser = new Browser(w.app)
     const first = await goToEsia(w, journal, 'name-with-yo', { browser })
