@@ -4,7 +4,7 @@ import { snilsDigits } from '../../src/matching/snils.js'
 import { JOURNAL_CLIENT } from '../helpers/app.js'
 import { Browser, textOf } from './browser.js'
 import { startFlowWorld, type FlowWorld } from './helpers.js'
-import { choose, chooserOptions, countRows, goToEsia, LOGIN_REDIRECT, loginJourney, StockJournal } from './login-helpers.js'
+import { choose, chooserOptions, countRows, goToEsia, LOGIN_REDIRECT, loginJourney, statementsDuring, StockJournal } from './login-helpers.js'
 
 /**
  * «Войти через Госуслуги» end to end: a journal using openid-client exactly as documented
@@ -90,10 +90,7 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
 
   it('a returning person’s callback takes one statement, and the same callback again is refused with nothing written', async () => {
     const { browser, callback, tx } = await goToEsia(w, journal, 'name-with-yo')
-    let statements = 0
-    const count = () => void statements++
-    w.db.pool.on('acquire', count)
-    const landed = await browser.get(callback).finally(() => w.db.pool.off('acquire', count))
+    const { result: landed, statements } = await statementsDuring(w, () => browser.get(callback))
     expect(landed.status).toBe(303)
     // The state recorded as used, the cards read, the code, the last login and the audit event written: one statement.
     expect(statements).toBe(1)

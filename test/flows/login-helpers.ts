@@ -116,3 +116,15 @@ export async function countRows(w: FlowWorld) {
     attempts: await count('failed_attempts'),
   }
 }
+
+/** How many statements (connections taken from the pool) `fn` makes the bridge run. */
+export async function statementsDuring<T>(w: FlowWorld, fn: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  let statements = 0
+  const count = () => void statements++
+  w.db.pool.on('acquire', count)
+  try {
+    return { result: await fn(), statements }
+  } finally {
+    w.db.pool.off('acquire', count)
+  }
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loginAtMock } from '../helpers/mock-esia.js'
 import { Browser, textOf } from './browser.js'
 import { startFlowWorld, type FlowWorld } from './helpers.js'
-import { countRows, goToEsia, StockJournal } from './login-helpers.js'
+import { countRows, goToEsia, statementsDuring, StockJournal } from './login-helpers.js'
 
 /**
  * A login's transaction travels in a sealed cookie named after its state, and the state sent to
@@ -60,10 +60,7 @@ describe('the login flow state in a sealed cookie', () => {
   it('a returning person’s callback is one statement; the same callback replayed with its cookie gets the expired page and nothing', async () => {
     const { browser, callback, tx } = await goToEsia(w, journal, 'name-with-yo')
     const saved = new Map(browser.cookies)
-    let statements = 0
-    const count = () => void statements++
-    w.db.pool.on('acquire', count)
-    const landed = await browser.get(callback).finally(() => w.db.pool.off('acquire', count))
+    const { result: landed, statements } = await statementsDuring(w, () => browser.get(callback))
     expect(landed.status).toBe(303)
     expect(statements).toBe(1)
     const before = await countRows(w)
