@@ -4,29 +4,26 @@ import { Type, type Static } from 'typebox'
 import { publicRateLimit } from '../http/rate-limit.js'
 import { describeReason } from '../matching/messages.js'
 import { browserHash, isHttps, type BrowserHash } from './browser.js'
-import { consumeFlowState, FLOW_STATE_TTL_S, purgeExpiredFlowStates, type FlowKind, type FlowState, type FlowStateRefusal, type SingleUse, type TakenFlow } from './flow-state.js'
+import { consumeFlowState, FLOW_STATE_TTL_S, purgeExpiredFlowStates, type FlowKind, type FlowState, type FlowStateRefusal, type TakenFlow } from './flow-state.js'
 import { loginCookieHeader, loginCookieName, loginStateExpired, loginStateIssuedAt, openLogin } from './login-state.js'
+import { consumeLoginState } from './login-record.js'
 import { flowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
 import { callbackPath, decorateLoginStateKeys, finishUpstream, type UpstreamResult } from './upstream-leg.js'
 
 /**
- * GET /auth/callback — where the upstream IdP sends the person back, for every flow. It finds the
- * flow state (a link's row, taken once; a login's sealed cookie, opened, and cleared once used), checks it
- * belongs to this browser, asks the upstream for the person, and hands over to the finisher of the
- * flow's kind. A forged, expired or other-browser callback stops here: a Russian page, no upstream
- * call, nothing written. A login's state is recorded as used by the finisher's first statement
- * (`singleUse`); a replay with the same cookie is refused there, with nothing issued.
+ * GET /auth/callback — where the upstream IdP sends the person back, for every flow. It takes the
+ * flow state once (a link's row, deleted; a login's sealed cookie, opened, its state recorded as
+ * used and the cookie cleared), checks it belongs to this browser, asks the upstream for the person,
+ * and hands over to the finisher of the flow's kind. A replayed, forged, expired or other-browser
+ * callback stops here: a Russian page, no upstream call, nothing written.
  */
 export interface CallbackContext {
   request: FastifyRequest
   reply: FastifyReply
   browser: BrowserHash
   flow: FlowState
-  singleUse: SingleUse
   upstream: UpstreamResult
-  /** The refusal page, for a finisher that finds the state already used. */
-  refuse(refusal: FlowStateRefusal): FastifyReply
 }
 export type CallbackFinisher = (ctx: CallbackContext) => Promise<FastifyReply>
 
@@ -84,10 +81,15 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
     const { rowCount } = await app.db.query({ name: 'flow.login-state-used', text: 'SELECT 1 FROM consumed_login_states WHERE state = $1', values: [state] })
     return { ok: false, refusal: rowCount ? 'unknown' : 'other_browser', kind: 'login' }
   }
+  // Used once, from here: recorded before ЕСИА's code is redeemed, so a reload or a copied cookie
+  // arriving while this callback is still at Госуслуги stops here instead of redeeming it again.
+  // A database that cannot record it answers 503 before the code is spent, the cookie kept.
+  const fresh = await consumeLoginState(app.db, state, issuedAt + FLOW_STATE_TTL_S)
+  clearCookie()
+  if (!fresh) return { ok: false, refusal: 'unknown', kind: 'login' }
   return {
     ok: true,
     browser,
-    singleUse: { kind: 'pending', state, expiresAt: issuedAt + FLOW_STATE_TTL_S, clearCookie },
     flow: { kind: 'login', transaction: opened.transaction, linkIntentId: null, authorizeRequest: opened.authorizeRequest },
   }
 }
@@ -141,8 +143,7 @@ export const callbackRoutes = fp(
           return sendPage(reply, 400, expired())
         }
         const upstream = await finishUpstream(app, request, taken.flow)
-        const kind = taken.flow.kind
-        return finisher({ request, reply, browser: taken.browser, flow: taken.flow, singleUse: taken.singleUse, upstream, refuse: (refusal) => refuse(refusal, kind) })
+        return finisher({ request, reply, browser: taken.browser, flow: taken.flow, upstream })
       },
     )
   },

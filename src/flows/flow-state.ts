@@ -23,15 +23,6 @@ export interface FlowState {
   authorizeRequest: Record<string, unknown> | null
 }
 
-/**
- * How a flow the callback accepted is kept to one use: `taken` — its row is already deleted;
- * `pending` — a sealed-cookie login whose state the finisher's first write must record
- * (consumed_login_states, until `expiresAt`, Unix seconds), refusing the callback if it was recorded
- * before, and then call `clearCookie` (not before: a callback that meets a database outage keeps
- * its cookie, so a reload once the database is back is still this browser's).
- */
-export type SingleUse = { kind: 'taken' } | { kind: 'pending'; state: string; expiresAt: number; clearCookie(): void }
-
 export async function saveFlowState(db: Queryable, browser: BrowserHash, flow: FlowState): Promise<void> {
   // Named statements: these two run on every login, and a prepared plan spares the parse each time.
   await db.query({
@@ -45,7 +36,7 @@ export async function saveFlowState(db: Queryable, browser: BrowserHash, flow: F
 /** Why a callback's state did not lead anywhere; each gets its own page. */
 export type FlowStateRefusal = 'unknown' | 'other_browser' | 'expired'
 
-export type TakenFlow = { ok: true; flow: FlowState; browser: BrowserHash; singleUse: SingleUse } | { ok: false; refusal: FlowStateRefusal; kind?: FlowKind }
+export type TakenFlow = { ok: true; flow: FlowState; browser: BrowserHash } | { ok: false; refusal: FlowStateRefusal; kind?: FlowKind }
 
 interface FlowRow {
   kind: FlowKind
@@ -80,7 +71,6 @@ export async function consumeFlowState(
       return {
         ok: true,
         browser,
-        singleUse: { kind: 'taken' },
         flow: {
           kind: row.kind,
           transaction: { state: row.upstream_state, nonce: row.nonce, codeVerifier: row.code_verifier },

@@ -42,12 +42,6 @@ export interface IssueOptions {
    * caller compares them first, then asks again for that card.
    */
   childrenRecheck?: { confirmed: number; other: number } | undefined
-  /**
-   * The callback's sealed-cookie state, recorded as used by this same statement
-   * (consumed_login_states, kept until `expiresAt`, Unix seconds); when it was recorded before,
-   * nothing is written and `replayed` comes back true.
-   */
-  consumeState?: { state: string; expiresAt: number } | undefined
 }
 
 export interface IssuedLogin {
@@ -57,14 +51,11 @@ export interface IssuedLogin {
   cards: LinkedCard[]
   /** The card to log in as is a parent whose children are due a comparison (no code yet). */
   childrenDue: boolean
-  /** `consumeState` had been used already: no code, no cards, nothing written. */
-  replayed: boolean
 }
 
 /**
  * The login's one statement (each round trip costs the login path:
- * docs/performance.md, «Benchmarks»): at the callback it first records the flow's state as used
- * (`consumeState`; a state used before stops everything below), then it reads
+ * docs/performance.md, «Benchmarks»): it reads
  * the cards linked to the subject and, for the card to log in as, writes the link's
  * `last_login_at`, the code and the `login.succeeded` audit event together. The card is
  * `asCard` (the one chosen on the chooser, or just linked), or with `asCard` null the person's only
@@ -83,14 +74,8 @@ export interface IssuedLogin {
  * (src/linking/audit.ts) and login_sessions (src/events/sessions.ts), written here in one statement
  * instead of five calls.
  */
-const ISSUE_CODE = `WITH consumed AS (
-             INSERT INTO consumed_login_states (state, expires_at)
-             SELECT $17::uuid, to_timestamp($18) WHERE $17::uuid IS NOT NULL
-             ON CONFLICT DO NOTHING RETURNING state
-           ), fresh AS (
-             SELECT $17::uuid IS NULL OR EXISTS (SELECT FROM consumed) AS ok
-           ), cards AS (
-             ${LINKED_CARDS_SQL} AND (SELECT ok FROM fresh)
+const ISSUE_CODE = `WITH cards AS (
+             ${LINKED_CARDS_SQL}
            ), card AS (
              SELECT cards.*, ($12::int IS NOT NULL AND cards.role = 'parent' AND ${checkDueSql('ARRAY[cards.id]', '$1', '$12', '$13')}) AS children_due
              FROM cards WHERE cards.id = $2 OR ($2::text IS NULL AND (SELECT count(*) FROM cards) = 1)
@@ -112,14 +97,14 @@ const ISSUE_CODE = `WITH consumed AS (
              INSERT INTO audit_events (type, actor_kind, actor_id, journal_user_id, organization_id, upstream_subject, details)
              SELECT 'login.succeeded', 'person', $1, seen.id, seen.link_organization_id, $1, $10 FROM seen
            )
-           SELECT cards.*, cards.id IN (SELECT id FROM seen) AS logged_in, coalesce((SELECT children_due FROM card), false) AS children_due, fresh.ok AS fresh
-           FROM fresh LEFT JOIN cards ON true ${CHOOSER_ORDER}`
+           SELECT cards.*, cards.id IN (SELECT id FROM seen) AS logged_in, coalesce((SELECT children_due FROM card), false) AS children_due
+           FROM cards ${CHOOSER_ORDER}`
 
 export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, opts: IssueOptions): Promise<IssuedLogin> {
   const code = newOpaqueToken()
   const sid = newSessionId(opts.browser)
   const { request, subject, auth } = login
-  const { rows } = await db.query<(CardRow | { [K in keyof CardRow]: null }) & { logged_in: boolean | null; children_due: boolean; fresh: boolean }>({
+  const { rows } = await db.query<CardRow & { logged_in: boolean; children_due: boolean }>({
     name: 'login.issue-code',
     text: ISSUE_CODE,
     values: [
@@ -140,21 +125,15 @@ export async function issueLoginCode(db: Queryable, login: SuccessfulLogin, opts
       sid,
       opts.recordSession ?? false,
       opts.browser ?? null,
-      opts.consumeState?.state ?? null,
-      opts.consumeState?.expiresAt ?? null,
     ],
   })
-  // One row per card; with no card (or a replay), one row of nulls from the LEFT JOIN.
-  const cards: LinkedCard[] = []
-  for (const r of rows) if (r.id !== null) cards.push(toCard(r as CardRow))
-  const first = rows[0]
-  if (first && !first.fresh) return { code: undefined, cards: [], childrenDue: false, replayed: true }
-  return { code: rows.some((r) => r.logged_in) ? code : undefined, cards, childrenDue: first?.children_due ?? false, replayed: false }
+  return { code: rows.some((r) => r.logged_in) ? code : undefined, cards: rows.map(toCard), childrenDue: rows[0]?.children_due ?? false }
 }
 
 /**
- * Records a sealed-cookie login's state as used, for a callback whose first write is not the code's
- * statement (a refusal, the chooser asked for). False: it was used before — a replay.
+ * Records a sealed-cookie login's state as used — the callback's first step, before ЕСИА's code is
+ * redeemed. False: it was used before (a reload while the first callback was still at Госуслуги, or
+ * a copied cookie), and nothing more happens.
  */
 export async function consumeLoginState(db: Queryable, state: string, expiresAt: number): Promise<boolean> {
   const { rowCount } = await db.query({
@@ -166,7 +145,9 @@ export async function consumeLoginState(db: Queryable, state: string, expiresAt:
 }
 
 export async function purgeConsumedLoginStates(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query('DELETE FROM consumed_login_states WHERE expires_at < now()')
+  // A row outlives its state by ten minutes: the callback judges expiry by the bridge's clock, the
+  // purge by the database's, and the two may disagree by a little.
+  const { rowCount } = await db.query(`DELETE FROM consumed_login_states WHERE expires_at < now() - interval '10 minutes'`)
   return rowCount ?? 0
 }
 

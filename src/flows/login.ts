@@ -16,7 +16,7 @@ import { checkChildrenAtLogin, recheckHours } from './guardians.js'
 import { autoLink, linkedCards, type LinkedCard } from './login-cards.js'
 import { badJournalRequestPage, loginFailedPage, loginGonePage, startFailedPage } from './login-pages.js'
 import { purgePendingLogins, savePendingLogin, takePendingLogin, viewPendingLogin, type AnsweredRequest, type LoginAuth, type PendingLogin } from './login-pending.js'
-import { consumeLoginState, issueLoginCode, purgeConsumedLoginStates, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
+import { issueLoginCode, purgeConsumedLoginStates, recordLoginFailure, type FailedLogin, type SuccessfulLogin } from './login-record.js'
 import { flowMetrics, type FlowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage, SITUATIONS, type Situation } from './pages.js'
 import { personOf, startLoginUpstream } from './upstream-leg.js'
@@ -122,24 +122,10 @@ function authorizeErrorHandler(app: FastifyInstance) {
 
 // ── 2 → 5. the callback's finisher ──────────────────────────────────────────────────────────────
 
-async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, singleUse, upstream, refuse }: CallbackContext) {
+async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request, reply, browser, flow, upstream }: CallbackContext) {
   const login = loginRequestOf(flow.authorizeRequest)
-  if (!login || !stillRegistered(app, login)) {
-    if (singleUse.kind === 'pending') singleUse.clearCookie()
-    return sendPage(reply, 400, loginGonePage())
-  }
-  // A sealed-cookie login's state is recorded as used by the first write below: the code's statement
-  // on a returning person's path, else this one first. A state used before stops the login.
-  let pending = singleUse.kind === 'pending' ? singleUse : undefined
-  const firstUse = async (): Promise<boolean> => {
-    if (!pending) return true
-    const fresh = await consumeLoginState(app.db, pending.state, pending.expiresAt)
-    pending.clearCookie()
-    pending = undefined
-    return fresh
-  }
-  const fail = async (failure: Omit<FailedLogin, 'clientId'>) =>
-    (await firstUse()) ? recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId }) : refuse('unknown')
+  if (!login || !stillRegistered(app, login)) return sendPage(reply, 400, loginGonePage())
+  const fail = (failure: Omit<FailedLogin, 'clientId'>) => recordFailure(app, metrics, { request, reply, browser, login }, { ...failure, clientId: login.clientId })
 
   // 3. account: the upstream refused, or a child account has no parent's consent (docs/sources.md: Камчатка slides). A child
   // without consent is refused even with links: the consent is what lets the child's data be used.
@@ -165,17 +151,12 @@ async function finishLogin(app: FastifyInstance, metrics: FlowMetrics, { request
   let auth = authAs('link', person ?? account)
   let cards: LinkedCard[]
   if (login.selectAccount) {
-    if (!(await firstUse())) return refuse('unknown')
     cards = await linkedCards(app.db, account.subject)
   } else {
     const returning = { request: answered, subject: account.subject, auth, details: { method: 'link', chooser: false } }
     // A parent's card whose children are due a comparison with Госуслуги gets no code yet (below).
     const childrenRecheck = upstream.login.childrenAccess === 'given' ? recheckHours(app) : undefined
-    const consumeState = pending
-    pending = undefined
-    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, browser, login.clientId), childrenRecheck, consumeState })
-    consumeState?.clearCookie()
-    if (issued.replayed) return refuse('unknown')
+    const issued = await issueLoginCode(app.db, returning, { asCard: null, ...sessionOf(app, browser, login.clientId), childrenRecheck })
     if (issued.code) return loggedIn(app, metrics, request, reply, returning, issued.code)
     // One card and no code, nothing due: its link was removed a moment ago.
     if (issued.cards.length === 1 && !issued.childrenDue) return sendPage(reply, 410, loginGonePage())

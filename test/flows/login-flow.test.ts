@@ -88,12 +88,12 @@ describe('login through the bridge with a stock OpenID Connect client', () => {
     }
   })
 
-  it('a returning person’s callback takes one statement, and the same callback again is refused with nothing written', async () => {
+  it('a returning person’s callback takes two statements, and the same callback again is refused with nothing written', async () => {
     const { browser, callback, tx } = await goToEsia(w, journal, 'name-with-yo')
     const { result: landed, statements } = await statementsDuring(w, () => browser.get(callback))
     expect(landed.status).toBe(303)
-    // The state recorded as used, the cards read, the code, the last login and the audit event written: one statement.
-    expect(statements).toBe(1)
+    // The state recorded as used; then the cards read, the code, the last login and the audit event written in one.
+    expect(statements).toBe(2)
 
     const before = await countRows(w)
     const replay = await browser.get(callback)
