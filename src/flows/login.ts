@@ -29,9 +29,9 @@ import { personOf, startLoginUpstream } from './upstream-leg.js'
  *                                               Госуслуги with our own state (a UUID carrying its time and an HMAC)
  *                                               and the transaction sealed into a browser-bound cookie (login-state.ts);
  *                                               nothing written to the database
- *   2. callback   GET  /auth/callback           (callback.ts) opens and clears the cookie, checks the browser and the
- *                                               state's age, and asks the upstream → finishLogin, whose first statement
- *                                               records the state as used (a replay stops there)
+ *   2. callback   GET  /auth/callback           (callback.ts) opens the cookie, checks the browser and the state's
+ *                                               age, records the state as used (a replay stops there) and clears the
+ *                                               cookie, then asks the upstream → finishLogin
  *   3. account    may this account log in at all? (the upstream's refusal; a child without the parent's consent)
  *   4. cards      the journal users linked to the subject; none → auto-link by strong evidence (login-cards.ts);
  *                 a parent's children compared with Госуслуги again when due (guardians.ts)
@@ -45,9 +45,9 @@ import { personOf, startLoginUpstream } from './upstream-leg.js'
  * The journal redeems the code at /oauth2/token (PKCE checked there) for the ID token and an access
  * token for /oauth2/userinfo; /oauth2/logout ends the login (src/flows/logout.ts).
  *
- * A returning person costs two statements — at the callback the state recorded as used, the cards
- * read, the code, last login and audit written (2, 4–7), and at the token endpoint the code
- * redeemed — the upstream's two tokens verified and our ID token signed
+ * A returning person costs three statements — at the callback the state recorded as used (2), then
+ * the cards read with the code, last login and audit written (4–7), and at the token endpoint the
+ * code redeemed — the upstream's two tokens verified and our ID token signed
  * (docs/decisions/0016-login-flow-state-in-a-sealed-cookie.md).
  */
 
