@@ -70,10 +70,13 @@ async function setChildren(tx: PoolClient, row: CardRow, childIds: string[]): Pr
     if (notStudents.length > 0) throw new DirectoryError('invalid_child', 'A child must be a student card', { child_ids: notStudents })
   }
   const removed = await tx.query('DELETE FROM journal_user_relations WHERE parent_id = $1 AND NOT (child_id = ANY($2))', [row.id, ids])
-  const added = await tx.query(
-    `INSERT INTO journal_user_relations (parent_id, child_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
-    [row.id, ids],
-  )
+  const added = await tx
+    .query(`INSERT INTO journal_user_relations (parent_id, child_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [row.id, ids])
+    .catch((err: unknown) => {
+      // A child deleted by another request between the check above and this insert.
+      if (isForeignKeyViolation(err, 'journal_user_relations_child_id_fkey')) throw new DirectoryError('unknown_child', 'Some child_ids are not cards of the directory', { child_ids: ids })
+      throw err
+    })
   return (removed.rowCount ?? 0) + (added.rowCount ?? 0) > 0
 }
 

@@ -55,8 +55,9 @@ $$ SELECT NOT c.snils_valid OR c.birth_date IS NULL OR card_lacks_middle_name(c)
 -- statement; an import sets 'deferred' (only note the organisations touched, in its temporary
 -- table completeness_dirty, and recount them at the end) or, into an empty directory, 'all'
 -- (note nothing, recount everything at the end).
+-- Anything else than those two — unset, empty, mistyped — is 'live', for every trigger alike.
 CREATE FUNCTION completeness_mode() RETURNS text LANGUAGE sql STABLE AS
-$$ SELECT coalesce(nullif(current_setting('esia_bridge.completeness', true), ''), 'live') $$;
+$$ SELECT CASE WHEN m IN ('all', 'deferred') THEN m ELSE 'live' END FROM (SELECT current_setting('esia_bridge.completeness', true) AS m) s $$;
 
 -- Locks the count rows of the given (organisation, role) pairs, creating missing ones, in key
 -- order so that two writers never wait for each other crosswise. Counting happens after this, in
@@ -151,6 +152,7 @@ DECLARE
   rel text;
   sides text;
   any_rows boolean;
+  settled boolean;
   orgs text[];
   roles text[];
 BEGIN
@@ -173,11 +175,18 @@ BEGIN
     RETURN NULL;
   END IF;
 
-  -- FOR SHARE: a card cannot move to another organisation or role while its relations are
-  -- counted, so they are counted where the card is.
-  EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM journal_users u WHERE u.id IN (SELECT id FROM (%s) s) ORDER BY u.id FOR SHARE) l', sides);
-  EXECUTE format('SELECT array_agg(u.organization_id), array_agg(u.role) FROM journal_users u WHERE u.id IN (SELECT id FROM (%s) s)', sides) INTO orgs, roles;
-  PERFORM completeness_lock(orgs, roles);
+  -- The count rows of where the cards are, locked; then read again: a card that moved meanwhile
+  -- had its mover hold those rows until it committed, so the second read sees where it is now, and
+  -- its rows are locked too. Once every card is where its rows are locked, it cannot move until
+  -- this transaction ends (a mover must lock them first). No lock on the cards themselves: that
+  -- would make the journal's relation writes wait behind an import, or deadlock with a deletion.
+  LOOP
+    EXECUTE format('SELECT array_agg(u.organization_id), array_agg(u.role) FROM journal_users u WHERE u.id IN (SELECT id FROM (%s) s)', sides) INTO orgs, roles;
+    PERFORM completeness_lock(orgs, roles);
+    EXECUTE format('SELECT bool_and((u.organization_id, u.role) IN (SELECT o, r FROM unnest($1::text[], $2::text[]) p (o, r)))
+      FROM journal_users u WHERE u.id IN (SELECT id FROM (%s) s)', sides) INTO settled USING orgs, roles;
+    EXIT WHEN settled IS NOT FALSE;
+  END LOOP;
   EXECUTE format($q$
     UPDATE completeness_counts k SET with_children = k.with_children + d.with_children, with_parents = k.with_parents + d.with_parents
     FROM (
