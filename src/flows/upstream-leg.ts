@@ -32,10 +32,13 @@ export async function startUpstream(app: FastifyInstance, browser: BrowserHash, 
 }
 
 /**
- * Browsers keep a cookie of up to 4096 bytes (RFC 6265 §6.1); a journal's state or nonce may be
- * longer than that leaves room for. Such a rare login keeps its transaction in a row instead.
+ * A login's cookie is ≈ 0.6 KB with an ordinary journal request. Each login started in a browser and
+ * not finished within ten minutes sends its cookie to the next callback, and proxies refuse a long
+ * Cookie line (nginx: 8 KiB by default): a journal request with a long state or nonce (up to 512
+ * characters each, ≈ 1.9 KB sealed) keeps its transaction in a row instead, so a dozen logins
+ * under way at once still pass.
  */
-const MAX_LOGIN_COOKIE = 3800
+const MAX_LOGIN_COOKIE = 1024
 
 /**
  * Starts an upstream login for this browser: a self-authenticating state, and the transaction with

@@ -167,16 +167,16 @@ describe('the login flow state in a sealed cookie', () => {
     expect(flowCookies(browser)).toEqual([])
   })
 
-  it('a journal request with state and nonce at their 512-character limits still fits its cookie and logs in', async () => {
+  it('a journal request with state and nonce at their 512-character limits keeps its transaction in a row instead of a long cookie, and logs in', async () => {
     const { url, tx } = await journal.start({ state: 's'.repeat(512), nonce: 'n'.repeat(512) })
     const long = { ...tx, state: 's'.repeat(512), nonce: 'n'.repeat(512) }
     const browser = new Browser(w.app)
     const toEsia = await browser.get(`${url.pathname}${url.search}`)
     expect(toEsia.status).toBe(303)
-    const [name] = flowCookies(browser)
-    expect(name).toBeDefined()
-    // Browsers keep name and value up to 4096 bytes.
-    expect(name!.length + browser.cookies.get(name!)!.length).toBeLessThan(3000)
+    // No cookie of ≈ 1.9 KB that a dozen unfinished logins would push past a proxy's header limit.
+    expect(flowCookies(browser)).toEqual([])
+    const state = new URL(toEsia.location!).searchParams.get('state')!
+    expect((await w.db.pool.query('SELECT count(*)::int AS n FROM flow_states WHERE upstream_state = $1', [state])).rows[0].n).toBe(1)
     const back = await loginAtMock(toEsia.location!, 'name-with-yo')
     const landed = await browser.get(`${back.pathname}${back.search}`)
     expect((await journal.receive(landed.location!, long)).claims.sub).toBe('u1401')
