@@ -5,7 +5,7 @@ import { publicRateLimit } from '../http/rate-limit.js'
 import { describeReason } from '../matching/messages.js'
 import { browserHash, isHttps, type BrowserHash } from './browser.js'
 import { consumeFlowState, FLOW_STATE_TTL_S, purgeExpiredFlowStates, type FlowKind, type FlowState, type FlowStateRefusal, type TakenFlow } from './flow-state.js'
-import { loginCookieHeader, loginCookieName, loginStateExpired, loginStateIssuedAt, openLogin } from './login-state.js'
+import { loginCookieHeader, loginCookieName, loginCookiePrefix, loginStateExpired, loginStateIssuedAt, loginStateOfCookie, openLogin } from './login-state.js'
 import { consumeLoginState } from './login-record.js'
 import { flowMetrics } from './metrics.js'
 import { htmlErrorHandler, messagePage, OTHER_BROWSER, sendPage } from './pages.js'
@@ -101,13 +101,11 @@ async function takeFlow(app: FastifyInstance, request: FastifyRequest, reply: Fa
  * cookie whose state is past its time, or not ours, is cleared by whichever callback sees it.
  */
 function sweepAbandonedLoginCookies(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, https: boolean, current: string): void {
-  const prefix = loginCookieName('', https)
+  const prefix = loginCookiePrefix(https)
   for (const name in request.cookies) {
     if (name === current || !name.startsWith(prefix)) continue
-    const hex = name.slice(prefix.length)
-    const issuedAt = /^[0-9a-f]{32}$/.test(hex)
-      ? loginStateIssuedAt(app.loginStateKeys, `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`)
-      : undefined
+    const state = loginStateOfCookie(name, https)
+    const issuedAt = state === undefined ? undefined : loginStateIssuedAt(app.loginStateKeys, state)
     if (issuedAt === undefined || loginStateExpired(issuedAt)) reply.header('set-cookie', loginCookieHeader(name, undefined, https, callbackPath))
   }
 }

@@ -7,7 +7,7 @@ import type { BrowserHash } from './browser.js'
  * verifier, and what the flow was doing (a link intent, or a journal's authorize request). Bound to
  * the browser, consumed once (docs/security.md, «Controls, by area»). Two carriers: a link flow's is
  * a `flow_states` row, taken by the callback; a login's travels in a sealed cookie
- * (src/flows/login-state.ts), and the callback's statement records its state as used.
+ * (src/flows/login-state.ts), and the callback's first statement records its state as used.
  */
 export type FlowKind = 'link' | 'login'
 

@@ -74,7 +74,14 @@ export function loginStateIssuedAt(keys: LoginStateKeys, state: string): number 
 export const loginStateExpired = (issuedAt: number, nowS = Math.floor(Date.now() / 1000)) => nowS - issuedAt > FLOW_STATE_TTL_S
 
 /** One cookie per flow, so two tabs logging in at once each keep their own. */
-export const loginCookieName = (state: string, https: boolean) => `${https ? '__Secure-' : ''}bridge-login-${state.replaceAll('-', '')}`
+export const loginCookiePrefix = (https: boolean) => `${https ? '__Secure-' : ''}bridge-login-`
+export const loginCookieName = (state: string, https: boolean) => `${loginCookiePrefix(https)}${state.replaceAll('-', '')}`
+
+/** The state a login cookie's name was made from, or undefined for a name no state makes. */
+export function loginStateOfCookie(name: string, https: boolean): string | undefined {
+  const hex = name.slice(loginCookiePrefix(https).length)
+  return /^[0-9a-f]{32}$/.test(hex) ? uuidOf(hex) : undefined
+}
 
 /**
  * The Set-Cookie line of a login's cookie, written as a string: name (hex) and value (base64url)
@@ -99,6 +106,16 @@ interface Payload {
   n: string
   v: string | null
   r: Record<string, unknown>
+}
+
+/**
+ * At most how long the cookie (name and value) of this journal request will be, known before the
+ * upstream transaction exists: the request's JSON, plus the browser hash (43), the nonce and the
+ * PKCE verifier (under 64 each) and the keys and quotes, sealed (IV and tag, 28 bytes), base64url.
+ */
+export function loginCookieBound(authorizeRequest: Record<string, unknown>): number {
+  const json = Buffer.byteLength(JSON.stringify(authorizeRequest)) + 43 + 64 + 64 + 40
+  return loginCookiePrefix(true).length + 32 + 1 + Math.ceil(((28 + json) * 4) / 3)
 }
 
 /** base64url(iv ‖ tag ‖ ciphertext) of the payload's JSON, the state as associated data. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { UpstreamError, type UpstreamLogin, type VerifiedPerson } from '../upstream/types.js'
 import { isHttps, type BrowserHash } from './browser.js'
 import { saveFlowState, type FlowState } from './flow-state.js'
-import { issueLoginState, loginCookieHeader, loginCookieName, loginStateKeys, sealLogin, type LoginStateKeys } from './login-state.js'
+import { issueLoginState, loginCookieBound, loginCookieHeader, loginCookieName, loginStateKeys, sealLogin, type LoginStateKeys } from './login-state.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,13 +46,14 @@ const MAX_LOGIN_COOKIE = 1024
  * database (docs/decisions/0016-login-flow-state-in-a-sealed-cookie.md).
  */
 export async function startLoginUpstream(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, browser: BrowserHash, authorizeRequest: Record<string, unknown>): Promise<string> {
+  // Decided before the upstream is asked: with ЕСИА, starting signs a message, and a GOST signature
+  // is too dear to make twice.
+  if (loginCookieBound(authorizeRequest) > MAX_LOGIN_COOKIE) return startUpstream(app, browser, { kind: 'login', linkIntentId: null, authorizeRequest })
   const keys = app.loginStateKeys
   const { url, transaction } = await adapter(app).start({ redirectUri: callbackUrl(app), state: issueLoginState(keys) })
   const https = isHttps(request)
   const name = loginCookieName(transaction.state, https)
   const sealed = sealLogin(keys, { browser, transaction, authorizeRequest })
-  // Too long for a cookie: start again with an ordinary state and keep the transaction in a row.
-  if (name.length + sealed.length > MAX_LOGIN_COOKIE) return startUpstream(app, browser, { kind: 'login', linkIntentId: null, authorizeRequest })
   reply.header('set-cookie', loginCookieHeader(name, sealed, https, callbackPath))
   return url
 }
